@@ -1,0 +1,134 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+)
+
+// Job is implemented by every job type. Type returns the job's wire name,
+// the value of the body's "type" field; it must not depend on the receiver's
+// fields. Validate reports what is wrong with the job's fields, or nil.
+type Job interface {
+	Type() string
+	Validate() error
+}
+
+// Wire names of the job types defined here.
+const (
+	TypeMagicLink       = "magic_link"
+	TypeGenerateTicket  = "generate_ticket"
+	TypeDispatchTickets = "dispatch_tickets"
+	TypePing            = "ping"
+)
+
+// MaxTickets is the largest number of tickets one order may fan out into.
+const MaxTickets = 1000
+
+// MagicLink asks the worker to email a one-time login link to Email, if a
+// user with that address exists.
+type MagicLink struct {
+	Email string `json:"email"`
+}
+
+// Type returns "magic_link".
+func (MagicLink) Type() string { return TypeMagicLink }
+
+// Validate checks that Email is a single plain address.
+func (j MagicLink) Validate() error {
+	return validateEmail(j.Email)
+}
+
+// GenerateTicket asks the worker to render ticket Number (1-based) of the
+// Total tickets of order OrderID.
+type GenerateTicket struct {
+	OrderID string `json:"order_id"`
+	Number  int    `json:"ticket_number"`
+	Total   int    `json:"total"`
+}
+
+// Type returns "generate_ticket".
+func (GenerateTicket) Type() string { return TypeGenerateTicket }
+
+// Validate checks the order id and that 1 <= Number <= Total <= MaxTickets.
+func (j GenerateTicket) Validate() error {
+	var errs []error
+	if err := validateID("order_id", j.OrderID); err != nil {
+		errs = append(errs, err)
+	}
+	if j.Total < 1 || j.Total > MaxTickets {
+		errs = append(errs, fmt.Errorf("total: %d is not between 1 and %d", j.Total, MaxTickets))
+	}
+	if j.Number < 1 || j.Number > j.Total {
+		errs = append(errs, fmt.Errorf("ticket_number: %d is not between 1 and total (%d)", j.Number, j.Total))
+	}
+	return errors.Join(errs...)
+}
+
+// DispatchTickets asks the worker to send the finished tickets of order
+// OrderID to its buyer. It is enqueued once, when the last ticket is done.
+type DispatchTickets struct {
+	OrderID string `json:"order_id"`
+}
+
+// Type returns "dispatch_tickets".
+func (DispatchTickets) Type() string { return TypeDispatchTickets }
+
+// Validate checks the order id.
+func (j DispatchTickets) Validate() error {
+	return validateID("order_id", j.OrderID)
+}
+
+// Ping is a job the worker only logs. Use it to smoke-test a deployment:
+//
+//	busywork send ping '{"message":"hello"}'
+type Ping struct {
+	Message string `json:"message,omitempty"`
+}
+
+// Type returns "ping".
+func (Ping) Type() string { return TypePing }
+
+// Validate checks that Message is at most 1024 bytes.
+func (j Ping) Validate() error {
+	if len(j.Message) > 1024 {
+		return fmt.Errorf("message: %d bytes is longer than 1024", len(j.Message))
+	}
+	return nil
+}
+
+// NormalizeEmail returns the canonical form of an email address, the one
+// users are stored under: trimmed of surrounding space and lower-cased.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+func validateEmail(email string) error {
+	if email == "" {
+		return errors.New("email: missing")
+	}
+	if len(email) > 254 {
+		return fmt.Errorf("email: %d bytes is longer than 254", len(email))
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(email) {
+		return fmt.Errorf("email: %q is not a plain address", email)
+	}
+	return nil
+}
+
+func validateID(field, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%s: missing", field)
+	case len(id) > 128:
+		return fmt.Errorf("%s: %d bytes is longer than 128", field, len(id))
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return fmt.Errorf("%s: %q may hold only letters, digits, '-' and '_'", field, id)
+		}
+	}
+	return nil
+}

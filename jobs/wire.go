@@ -1,0 +1,87 @@
+package jobs
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Message attribute names. The producer sets job_type, job_id and
+// enqueued_at on every message, and signature when it has a signing key; the
+// consumer adds error and failed_at to a message it dead-letters.
+const (
+	AttrJobType    = "job_type"
+	AttrJobID      = "job_id"
+	AttrEnqueuedAt = "enqueued_at"
+	AttrSignature  = "signature"
+	AttrError      = "error"
+	AttrFailedAt   = "failed_at"
+)
+
+// ErrMalformed is wrapped by every error that Marshal and PeekType return
+// for a body that is not a JSON object with a string "type" field.
+var ErrMalformed = errors.New("malformed job")
+
+// Marshal encodes job as a message body: the JSON object of its fields with
+// a leading "type" field. The job's struct must encode to a JSON object and
+// must not have a field named "type" of its own. Marshal does not call
+// Validate.
+func Marshal(job Job) ([]byte, error) {
+	fields, err := json.Marshal(job)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s job: %w", job.Type(), err)
+	}
+	if len(fields) < 2 || fields[0] != '{' {
+		return nil, fmt.Errorf("encode %s job: %w: fields encode to %.20s, not an object", job.Type(), ErrMalformed, fields)
+	}
+	typ, err := json.Marshal(job.Type())
+	if err != nil {
+		return nil, fmt.Errorf("encode %s job: %w", job.Type(), err)
+	}
+	body := make([]byte, 0, len(`{"type":,`)+len(typ)+len(fields))
+	body = append(body, `{"type":`...)
+	body = append(body, typ...)
+	if !bytes.Equal(fields, []byte("{}")) {
+		body = append(body, ',')
+	}
+	return append(body, fields[1:]...), nil
+}
+
+// PeekType returns the "type" field of a message body.
+func PeekType(body []byte) (string, error) {
+	var head struct {
+		Type *string `json:"type"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if head.Type == nil || *head.Type == "" {
+		return "", fmt.Errorf("%w: no \"type\" field", ErrMalformed)
+	}
+	return *head.Type, nil
+}
+
+// Sign returns the signature of body under key: the lower-case hex
+// HMAC-SHA256. Only the body is signed, so any producer that holds the key
+// can sign a message.
+func Sign(key, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// Verify reports whether signature is body's signature under key, in
+// constant time.
+func Verify(key, body []byte, signature string) bool {
+	got, err := hex.DecodeString(signature)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write(body)
+	return hmac.Equal(got, mac.Sum(nil))
+}
