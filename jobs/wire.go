@@ -48,7 +48,23 @@ func Marshal(job Job) ([]byte, error) {
 	if !bytes.Equal(fields, []byte("{}")) {
 		body = append(body, ',')
 	}
-	return append(body, fields[1:]...), nil
+	return escapeNonCharacters(append(body, fields[1:]...)), nil
+}
+
+// SQS refuses a body holding U+FFFE or U+FFFF, which encoding/json leaves
+// as they are. They can only stand inside JSON strings, where the escapes
+// mean the same.
+var (
+	escapedFFFE = []byte(`\ufffe`)
+	escapedFFFF = []byte(`\uffff`)
+)
+
+func escapeNonCharacters(body []byte) []byte {
+	if !bytes.Contains(body, []byte{0xEF, 0xBF}) {
+		return body
+	}
+	body = bytes.ReplaceAll(body, []byte("\uFFFE"), escapedFFFE)
+	return bytes.ReplaceAll(body, []byte("\uFFFF"), escapedFFFF)
 }
 
 // PeekType returns the "type" field of a message body.

@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -40,6 +41,21 @@ func TestMarshal_PutsTypeFirstAndRoundTrips(t *testing.T) {
 				t.Fatalf("round trip = %#v, want %#v", got, tt.job)
 			}
 		})
+	}
+}
+
+func TestMarshal_EscapesCharactersSQSRefuses(t *testing.T) {
+	msg := "a\ufffeb\uffffc\ufffd"
+	body, err := jobs.Marshal(jobs.Ping{Message: msg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(body, []byte("\ufffe")) || bytes.Contains(body, []byte("\uffff")) {
+		t.Fatalf("body %q holds U+FFFE or U+FFFF, which SQS refuses", body)
+	}
+	var back jobs.Ping
+	if err := json.Unmarshal(body, &back); err != nil || back.Message != msg {
+		t.Fatalf("round trip = %q, %v; want %q", back.Message, err, msg)
 	}
 }
 
