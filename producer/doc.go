@@ -1,0 +1,33 @@
+// Package producer enqueues busywork jobs on an Amazon SQS queue. Web
+// handlers and workers call it; the consumer package runs the jobs.
+//
+// A Producer encodes a job with jobs.Marshal and sends it with the message
+// attributes job_type, job_id (a fresh unique id, the consumer's
+// idempotency key), enqueued_at and, when it has a signing key, signature.
+// It refuses invalid jobs, oversized messages and bad delays before any
+// network call, and bounds every call with a total deadline (1 s by
+// default) so that a web handler never hangs on SQS.
+//
+// The smallest use, from a web handler:
+//
+//	q := producer.New(sqs.NewFromConfig(cfg), queueURL)
+//
+//	http.HandleFunc("POST /auth/magic-link", func(w http.ResponseWriter, r *http.Request) {
+//		_, err := q.Send(r.Context(), jobs.MagicLink{Email: r.FormValue("email")})
+//		switch {
+//		case errors.Is(err, producer.ErrInvalidJob):
+//			http.Error(w, err.Error(), http.StatusBadRequest)
+//		case err != nil:
+//			w.Header().Set("Retry-After", "1")
+//			http.Error(w, "busy, try again", http.StatusServiceUnavailable)
+//		default:
+//			w.WriteHeader(http.StatusAccepted)
+//		}
+//	})
+//
+// SendBatch sends many jobs in SendMessageBatch calls and reports each
+// job's outcome. With WithBatching, concurrent Sends share
+// SendMessageBatch calls too (micro-batching), which cuts SQS requests
+// under load at the price of a few milliseconds per Send; no goroutine
+// runs in the background for it.
+package producer

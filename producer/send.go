@@ -1,0 +1,152 @@
+package producer
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/busywork/busywork/jobs"
+)
+
+// SendAPI is the part of *sqs.Client the producer calls.
+type SendAPI interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+var _ SendAPI = (*sqs.Client)(nil)
+
+// Producer enqueues jobs on one SQS queue. It is safe for concurrent use;
+// create one per queue and share it.
+type Producer struct {
+	client   SendAPI
+	queueURL string
+	opts     Options
+	batcher  batcher // used only when opts.BatchWindow > 0
+}
+
+// New returns a Producer that sends to the queue at queueURL through
+// client, configured by optFns (see Options for the defaults). It starts no
+// goroutine and makes no network call. New panics if client is nil or
+// queueURL is empty.
+func New(client SendAPI, queueURL string, optFns ...func(*Options)) *Producer {
+	if client == nil || queueURL == "" {
+		panic("producer.New: client and queueURL are required")
+	}
+	var o Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	return &Producer{client: client, queueURL: queueURL, opts: o.withDefaults()}
+}
+
+// Options returns the producer's options, with the defaults filled in.
+func (p *Producer) Options() Options {
+	o := p.opts
+	o.SigningKey = append([]byte(nil), o.SigningKey...)
+	return o
+}
+
+// Send validates job, encodes it with jobs.Marshal and enqueues it, with the
+// attributes job_type, job_id (a fresh unique id, which Send returns),
+// enqueued_at and, with a signing key, signature. It returns once SQS has
+// accepted or refused the message, or when Options.Timeout or ctx ends.
+//
+// An invalid job, a message over Options.MaxBodyBytes and a bad Delay are
+// refused before any network call, with errors wrapping ErrInvalidJob,
+// ErrTooLarge (a *TooLargeError) and ErrInvalidDelay.
+//
+// With an error, jobID is not empty if a request carrying the message was
+// made: after a timeout the job may still have been enqueued under that id,
+// which is the consumer's idempotency key.
+//
+// With micro-batching on (Options.BatchWindow), Send may wait up to the
+// window for other Sends to share its SQS call. If ctx ends before the
+// batch leaves, Send withdraws its message (nothing is sent) and returns
+// ctx.Err() with an empty jobID. If ctx ends after the batch left, Send
+// returns ctx.Err() at once with the jobID: the job may still have been
+// enqueued. The Send that opened a batch makes the SQS call for all of it,
+// under a deadline of Options.Timeout from the batch's opening and not
+// cancelled by its own ctx (the others depend on it): that Send returns its
+// message's real outcome once the call ends.
+func (p *Producer) Send(ctx context.Context, job jobs.Job, opts ...SendOption) (jobID string, err error) {
+	m, err := p.encode(job, collectSendOptions(opts))
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+	defer cancel()
+	if p.opts.BatchWindow > 0 {
+		return p.sendBatched(ctx, m)
+	}
+	_, err = p.client.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:          aws.String(p.queueURL),
+		MessageBody:       aws.String(m.body),
+		MessageAttributes: m.attrs,
+		DelaySeconds:      m.delay,
+	})
+	if err != nil {
+		return m.id, fmt.Errorf("producer: send %s job %s: %w", m.jobType, m.id, err)
+	}
+	return m.id, nil
+}
+
+// message is one job ready to send.
+type message struct {
+	jobType string
+	id      string
+	body    string
+	attrs   map[string]types.MessageAttributeValue
+	delay   int32
+	size    int // as SQS counts it: body plus attributes
+}
+
+// encode checks job and so and builds its message. It makes no network
+// call.
+func (p *Producer) encode(job jobs.Job, so sendOptions) (*message, error) {
+	if job == nil {
+		return nil, fmt.Errorf("producer: %w: nil job", ErrInvalidJob)
+	}
+	typ := job.Type()
+	if err := job.Validate(); err != nil {
+		return nil, fmt.Errorf("producer: %s job: %w: %w", typ, ErrInvalidJob, err)
+	}
+	if so.delay < 0 || so.delay > MaxDelay {
+		return nil, fmt.Errorf("producer: %s job: %w: %v is not between 0 and %v", typ, ErrInvalidDelay, so.delay, MaxDelay)
+	}
+	body, err := jobs.Marshal(job)
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w: %w", ErrInvalidJob, err)
+	}
+	m := &message{
+		jobType: typ,
+		id:      rand.Text(),
+		body:    string(body),
+		attrs:   make(map[string]types.MessageAttributeValue, 4),
+		delay:   int32((so.delay + time.Second - 1) / time.Second),
+		size:    len(body),
+	}
+	m.setAttr(jobs.AttrJobType, typ)
+	m.setAttr(jobs.AttrJobID, m.id)
+	m.setAttr(jobs.AttrEnqueuedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	if len(p.opts.SigningKey) > 0 {
+		m.setAttr(jobs.AttrSignature, jobs.Sign(p.opts.SigningKey, body))
+	}
+	if m.size > p.opts.MaxBodyBytes {
+		return nil, &TooLargeError{JobType: typ, Size: m.size, Body: len(body), Limit: p.opts.MaxBodyBytes}
+	}
+	return m, nil
+}
+
+const stringType = "String"
+
+// setAttr sets a String attribute and counts it as SQS does.
+func (m *message) setAttr(name, value string) {
+	m.attrs[name] = types.MessageAttributeValue{DataType: aws.String(stringType), StringValue: aws.String(value)}
+	m.size += len(name) + len(stringType) + len(value)
+}
