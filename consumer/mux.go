@@ -1,0 +1,128 @@
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/busywork/busywork/jobs"
+)
+
+// DefaultTimeout is how long a handler may run when its registration sets
+// no Timeout.
+const DefaultTimeout = 30 * time.Second
+
+// Mux routes each job to the handler registered for its type. Register
+// handlers with Handle before the consumer starts; a Mux is not safe for
+// registration while it serves.
+type Mux struct {
+	routes map[string]*route
+}
+
+// route is one registered job type: how to decode and validate a body into
+// the handler's job struct, and how long its handler may run.
+type route struct {
+	timeout time.Duration
+	// prepare decodes and validates body. The returned func runs the
+	// handler on the decoded job.
+	prepare func(body []byte) (func(context.Context) error, error)
+}
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux {
+	return &Mux{routes: make(map[string]*route)}
+}
+
+// HandleOption configures one registration.
+type HandleOption func(*route)
+
+// Timeout sets how long the handler may run before its context is
+// cancelled and the job is retried. It is capped at 12 hours, the longest
+// SQS keeps a message invisible. The default is DefaultTimeout.
+func Timeout(d time.Duration) HandleOption {
+	return func(r *route) { r.timeout = d }
+}
+
+// Handle registers h for the jobs of type T, a struct type whose Type method
+// names the jobs it handles. The consumer decodes each body into a T and
+// calls Validate before h runs; a body that does not decode or validate is
+// dead-lettered without calling h. h's error decides what happens next:
+// nil deletes the job, Permanent dead-letters it, RetryAfter chooses the
+// retry delay, and any other error retries it with backoff.
+//
+//	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
+//		log.Print(j.Message)
+//		return nil
+//	}, consumer.Timeout(5*time.Second))
+//
+// Handle panics if T's type name is empty or already registered, as
+// net/http.ServeMux does for a duplicate pattern.
+func Handle[T jobs.Job](m *Mux, h func(ctx context.Context, job T) error, opts ...HandleOption) {
+	var zero T
+	typ := zero.Type()
+	if typ == "" {
+		panic(fmt.Sprintf("consumer: Handle: %T has an empty Type()", zero))
+	}
+	if _, dup := m.routes[typ]; dup {
+		panic(fmt.Sprintf("consumer: Handle: job type %q registered twice", typ))
+	}
+	r := &route{timeout: DefaultTimeout}
+	for _, opt := range opts {
+		opt(r)
+	}
+	if r.timeout <= 0 {
+		panic(fmt.Sprintf("consumer: Handle: job type %q: timeout %s is not positive", typ, r.timeout))
+	}
+	r.timeout = min(r.timeout, maxVisibility)
+	r.prepare = func(body []byte) (func(context.Context) error, error) {
+		var job T
+		if err := json.Unmarshal(body, &job); err != nil {
+			return nil, fmt.Errorf("decode %s job: %w", typ, err)
+		}
+		if err := job.Validate(); err != nil {
+			return nil, fmt.Errorf("invalid %s job: %w", typ, err)
+		}
+		return func(ctx context.Context) error { return h(ctx, job) }, nil
+	}
+	m.routes[typ] = r
+}
+
+// Types returns the registered job types, sorted.
+func (m *Mux) Types() []string {
+	types := make([]string, 0, len(m.routes))
+	for t := range m.routes {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	return types
+}
+
+// Delivery describes the message a handler is working on. Handlers read it
+// with DeliveryFromContext, for example to use ID as an idempotency key.
+type Delivery struct {
+	// ID is the job's id: the job_id attribute set by busywork's producer,
+	// or the SQS MessageId for a message that carries only a body.
+	ID string
+	// Type is the job's type, the body's "type" field.
+	Type string
+	// Queue is the name of the queue the job came from.
+	Queue string
+	// MessageID is the SQS MessageId.
+	MessageID string
+	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first try.
+	ReceiveCount int
+}
+
+type deliveryKey struct{}
+
+// DeliveryFromContext returns the Delivery of the job whose handler got
+// ctx.
+func DeliveryFromContext(ctx context.Context) (Delivery, bool) {
+	d, ok := ctx.Value(deliveryKey{}).(*Delivery)
+	if !ok {
+		return Delivery{}, false
+	}
+	return *d, true
+}
