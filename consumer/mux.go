@@ -117,6 +117,12 @@ type Delivery struct {
 
 type deliveryKey struct{}
 
+// WithDelivery returns a copy of ctx that carries d, as the consumer gives
+// a handler. Use it to call a handler directly in a test.
+func WithDelivery(ctx context.Context, d Delivery) context.Context {
+	return context.WithValue(ctx, deliveryKey{}, &d)
+}
+
 // DeliveryFromContext returns the Delivery of the job whose handler got
 // ctx.
 func DeliveryFromContext(ctx context.Context) (Delivery, bool) {
