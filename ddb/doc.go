@@ -1,0 +1,60 @@
+// Package ddb is busywork's only door to DynamoDB: users, magic-link
+// tokens, per-email rate limits and job idempotency claims, all in one
+// table.
+//
+//	store := ddb.New(dynamodb.NewFromConfig(cfg), "busywork")
+//	if err := store.PutUser(ctx, "ada@example.com", "Ada"); err != nil { ... }
+//	token, err := store.CreateToken(ctx, "ada@example.com", 0) // 15 minutes
+//	...
+//	email, err := store.ConsumeToken(ctx, token, time.Now()) // once only
+//
+// # Item layout
+//
+// The table has a string partition key pk, a string sort key sk, and a
+// number attribute ttl (Unix seconds) that the table's TTL setting names,
+// so DynamoDB deletes an item some time after ttl passes. Deletion may lag
+// by days (and DynamoDB Local never deletes), so every read and condition
+// here treats an item whose time has passed as absent.
+//
+//	item             pk                     sk                   other attributes
+//	user             USER#<email>           PROFILE              email, name, created_at
+//	magic-link token TOKEN#<sha256 hex>     TOKEN                email, created_at, expires_at, ttl, used_at (once used)
+//	rate counter     RATE#<email>           WINDOW#<start>       count, ttl
+//	job claim        JOB#<job id>           CLAIM                status, owner, claimed_at, lease_until, result, ttl
+//
+// <email> is the address normalised by jobs.NormalizeEmail (trimmed,
+// lower-cased). A token is never stored: its item is keyed by the
+// hex-encoded SHA-256 of the token's 32 random bytes, so a read of the
+// table yields no usable link. <start> is the window's start in Unix
+// seconds. All times are Unix seconds in number attributes.
+//
+// # Idempotency claims
+//
+// A job handler with a side effect that cannot be undone, such as an email
+// accepted by SES, brackets it with a claim keyed by the job's id:
+//
+//	claim, err := store.ClaimJob(ctx, jobID, lease) // 1. claim
+//	switch {
+//	case claim.Done:     // an earlier delivery finished: skip, succeed
+//	case !claim.Claimed: // a live attempt holds it: retry after claim.LeaseUntil
+//	}
+//	err = send()                                     // 2. side effect
+//	if err != nil { store.ReleaseJob(ctx, jobID, claim.Owner); return err }
+//	store.CompleteJob(ctx, jobID, result)             // 3. mark done
+//
+// What that guarantees, within Options.JobRetention (15 days by default,
+// longer than SQS keeps a message):
+//
+//   - Once CompleteJob has recorded a job as done, no later delivery of
+//     that job runs the side effect again.
+//   - While an attempt holds a live claim (until its lease ends), a second
+//     delivery of the same job, for example SQS delivering a message twice
+//     at once, does not run the side effect; it is told when the lease ends.
+//   - It is not exactly-once. SES takes no idempotency key, so when an
+//     attempt dies, or its send's outcome is unknown (timeout, broken
+//     connection), after SES accepted the message but before CompleteJob
+//     succeeded, a later delivery finds the claim released or its lease
+//     run out and sends again: one extra email per such failure, never a
+//     lost one. The lease must therefore outlast the handler's timeout, so
+//     that only a dead or finished attempt's claim is ever taken over.
+package ddb
