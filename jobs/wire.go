@@ -22,8 +22,8 @@ const (
 	AttrFailedAt   = "failed_at"
 )
 
-// ErrMalformed is wrapped by every error that Marshal and PeekType return
-// for a body that is not a JSON object with a string "type" field.
+// ErrMalformed is wrapped by the errors of Marshal, PeekType and Parse for
+// JSON that is not an object of the expected shape.
 var ErrMalformed = errors.New("malformed job")
 
 // Marshal encodes job as a message body: the JSON object of its fields with

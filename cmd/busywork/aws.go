@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// responseHeaderTimeout bounds the wait for a response's headers. It
+// exceeds SQS's longest long poll (20 s).
+const responseHeaderTimeout = 40 * time.Second
+
+// loadAWS reads the standard AWS configuration (AWS_REGION,
+// AWS_ENDPOINT_URL_*, credentials) with an HTTP client tuned for many
+// pollers and parallel batch calls.
+func loadAWS(ctx context.Context) (aws.Config, error) {
+	// A BuildableClient, not a plain *http.Client: with AWS_CA_BUNDLE set
+	// the loader refuses any other client type.
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = 200
+		tr.MaxIdleConnsPerHost = 100
+		tr.ResponseHeaderTimeout = responseHeaderTimeout
+	})
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(httpClient))
+	if err != nil {
+		return cfg, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return cfg, &configError{"no AWS region: set AWS_REGION"}
+	}
+	return cfg, nil
+}
+
+// newDynamoDB returns a DynamoDB client that does not validate response
+// checksums (DynamoDB Local's error replies carry none).
+func newDynamoDB(cfg aws.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.DisableValidateResponseChecksum = true
+	})
+}
+
+// queueURLGetter is the part of *sqs.Client that resolveQueue calls.
+type queueURLGetter interface {
+	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
+}
+
+// resolveQueue returns c.QueueURL when set, else the URL of queue c.Queue.
+func resolveQueue(ctx context.Context, client queueURLGetter, c Config) (string, error) {
+	if c.QueueURL != "" {
+		return c.QueueURL, nil
+	}
+	out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(c.Queue)})
+	if err != nil {
+		return "", queueError(c.Queue, err)
+	}
+	return aws.ToString(out.QueueUrl), nil
+}
+
+// queueError adds a hint to an error that says the queue does not exist.
+func queueError(name string, err error) error {
+	var missing *types.QueueDoesNotExist
+	if errors.As(err, &missing) {
+		return fmt.Errorf("queue %s does not exist: run `busywork bootstrap` to create it (%w)", name, err)
+	}
+	return fmt.Errorf("queue %s: %w", name, err)
+}

@@ -1,0 +1,86 @@
+package main_test
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestHelp_EveryCommandPrintsUsageAndExitsZero(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "Usage:\n  busywork <command>"},
+		{[]string{"--help"}, "Usage:\n  busywork <command>"},
+		{[]string{"-h"}, "Usage:\n  busywork <command>"},
+		{[]string{"help", "send"}, "Usage: busywork send TYPE JSON"},
+		{[]string{"send", "--help"}, "Usage: busywork send TYPE JSON"},
+		{[]string{"send", "-h"}, "Job types: dispatch_tickets, generate_ticket, magic_link, ping"},
+		{[]string{"worker", "--help"}, "Usage: busywork worker\n"},
+		{[]string{"worker", "-h"}, "/healthz"},
+		{[]string{"bootstrap", "--help"}, "Usage: busywork bootstrap\n"},
+		{[]string{"bootstrap", "-h"}, "dead-letter queue"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			// A broken environment must not stop --help.
+			r := runBusywork(t, []string{"BUSYWORK_CONCURRENCY=abc"}, tt.args...)
+			if r.code != 0 || !strings.Contains(r.stdout, tt.want) {
+				t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s\nwant exit 0 and stdout containing %q", r.code, r.stdout, r.stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"no command", nil, nil, "Usage:\n  busywork <command>"},
+		{"unknown command", nil, []string{"frobnicate"}, `busywork: unknown command "frobnicate"`},
+		{"help for an unknown command", nil, []string{"help", "frobnicate"}, `busywork help: unknown command "frobnicate"`},
+		{"unknown flag", nil, []string{"worker", "-x"}, "busywork worker: flag provided but not defined: -x"},
+		{"extra argument", nil, []string{"bootstrap", "now"}, `busywork bootstrap: unexpected argument "now"`},
+		{"send without arguments", nil, []string{"send"}, "busywork send: missing arguments TYPE and JSON"},
+		{"send without JSON", nil, []string{"send", "ping"}, "busywork send: missing argument JSON"},
+		{"send with too many arguments", nil, []string{"send", "ping", "{}", "{}"}, `busywork send: unexpected argument "{}"`},
+		{"unknown job type", nil, []string{"send", "x", "{}"},
+			`busywork send: unknown job type "x" (known: dispatch_tickets, generate_ticket, magic_link, ping)`},
+		{"bad JSON", nil, []string{"send", "ping", "{message:hi}"}, "busywork send: JSON: ping job fields: invalid character"},
+		{"unknown field", nil, []string{"send", "ping", `{"mesage":"hi"}`}, `busywork send: JSON: ping job fields: unknown field "mesage"`},
+		{"invalid job", nil, []string{"send", "magic_link", `{"email":"ada"}`}, `busywork send: invalid magic_link job: email: "ada" is not a plain address`},
+		{"bad env value", []string{"BUSYWORK_CONCURRENCY=abc"}, []string{"worker"}, `busywork worker: BUSYWORK_CONCURRENCY="abc": not a whole number`},
+		{"bad consumer env value", []string{"BUSYWORK_DRAIN_TIMEOUT=soon"}, []string{"worker"}, `BUSYWORK_DRAIN_TIMEOUT="soon": not a duration`},
+		{"bad log level", []string{"BUSYWORK_LOG_LEVEL=loud"}, []string{"bootstrap"}, `BUSYWORK_LOG_LEVEL="loud"`},
+		{"zero concurrency", []string{"BUSYWORK_CONCURRENCY=0"}, []string{"send", "ping", "{}"}, "BUSYWORK_CONCURRENCY=0: want at least 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runBusywork(t, tt.env, tt.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d, stderr:\n%s\nwant exit 2 and stderr containing %q", r.code, r.stderr, tt.want)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout = %q, want nothing", r.stdout)
+			}
+		})
+	}
+}
+
+func TestSend_ExitsOneWithTheErrorWhenSQSFails(t *testing.T) {
+	// Nothing listens on port 1: every request is refused.
+	r := runBusywork(t, []string{
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_ENDPOINT_URL_SQS=http://127.0.0.1:1",
+		"BUSYWORK_QUEUE_URL=http://127.0.0.1:1/000000000000/busywork-jobs",
+	}, "send", "ping", `{"message":"hi"}`)
+	if r.code != 1 || !strings.Contains(r.stderr, "busywork send: producer: send ping job") || !strings.Contains(r.stderr, "connection refused") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 naming the failed send", r.code, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout = %q, want no job id", r.stdout)
+	}
+}

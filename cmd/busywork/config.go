@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/busywork/busywork/consumer"
+)
+
+// envPrefix is the prefix of busywork's environment variables.
+const envPrefix = "BUSYWORK"
+
+// Config is busywork's configuration, read from BUSYWORK_* environment
+// variables. The consumer's own settings (BUSYWORK_DRAIN_TIMEOUT and the
+// others) are in consumer.Config, read with the same prefix.
+type Config struct {
+	// Queue is the name of the default lane's queue.
+	Queue string `envconfig:"QUEUE" default:"busywork-jobs"`
+	// QueueURL, when set, is used instead of looking Queue's URL up.
+	QueueURL string `envconfig:"QUEUE_URL"`
+	// Table is the DynamoDB table's name.
+	Table string `envconfig:"TABLE" default:"busywork"`
+	// FromEmail is the sender of busywork's emails.
+	FromEmail string `envconfig:"FROM_EMAIL" default:"no-reply@example.com"`
+	// BaseURL is the web app's public root, used in the links it mails.
+	BaseURL string `envconfig:"BASE_URL" default:"http://127.0.0.1:8080"`
+	// AdminAddr is where the worker serves /healthz and /metrics.
+	AdminAddr string `envconfig:"ADMIN_ADDR" default:"127.0.0.1:9090"`
+	// WebAddr is where the demo web app listens.
+	WebAddr string `envconfig:"WEB_ADDR" default:"127.0.0.1:8080"`
+	// Concurrency is how many jobs the worker runs at once.
+	Concurrency int `envconfig:"CONCURRENCY" default:"10"`
+	// MaxReceiveCount is the redrive policy's maxReceiveCount that
+	// bootstrap sets.
+	MaxReceiveCount int `envconfig:"MAX_RECEIVE_COUNT" default:"5"`
+	// SigningKey, when set, signs sent jobs and makes the worker reject
+	// unsigned or forged ones.
+	SigningKey string `envconfig:"SIGNING_KEY"`
+	// LogLevel is the lowest level logged: debug, info, warn or error.
+	LogLevel slog.Level `envconfig:"LOG_LEVEL" default:"info"`
+}
+
+// configError is a bad environment value; the command exits 2.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+// loadConfig reads Config from the environment and checks its values.
+func loadConfig() (Config, error) {
+	var c Config
+	if err := process(&c); err != nil {
+		return c, err
+	}
+	switch {
+	case c.Queue == "" && c.QueueURL == "":
+		return c, &configError{envPrefix + "_QUEUE is empty (and " + envPrefix + "_QUEUE_URL unset)"}
+	case c.Concurrency < 1:
+		return c, &configError{fmt.Sprintf("%s_CONCURRENCY=%d: want at least 1", envPrefix, c.Concurrency)}
+	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
+		return c, &configError{fmt.Sprintf("%s_MAX_RECEIVE_COUNT=%d: want 1 to 1000", envPrefix, c.MaxReceiveCount)}
+	}
+	return c, nil
+}
+
+// loadConsumerConfig reads the consumer's settings from the environment.
+func loadConsumerConfig() (consumer.Config, error) {
+	var c consumer.Config
+	return c, process(&c)
+}
+
+// process fills spec from the environment, turning a bad value into a
+// configError that names the variable.
+func process(spec any) error {
+	err := envconfig.Process(envPrefix, spec)
+	var pe *envconfig.ParseError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe):
+		return &configError{fmt.Sprintf("%s=%q: %s", pe.KeyName, pe.Value, parseProblem(pe))}
+	default:
+		return &configError{"environment: " + err.Error()}
+	}
+}
+
+func parseProblem(pe *envconfig.ParseError) string {
+	switch pe.TypeName {
+	case "int", "int64":
+		return "not a whole number"
+	case "float64":
+		return "not a number"
+	case "time.Duration":
+		return `not a duration (e.g. "25s", "2m")`
+	case "slog.Level":
+		return "not a log level (debug, info, warn, error)"
+	}
+	msg := pe.Err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
+}
+
+// queueName is the default lane's queue name: the last part of QueueURL
+// when that is set, else Queue.
+func (c Config) queueName() string {
+	if c.QueueURL != "" {
+		return c.QueueURL[strings.LastIndexByte(c.QueueURL, '/')+1:]
+	}
+	return c.Queue
+}

@@ -1,0 +1,276 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/busywork/busywork/internal/testenv"
+)
+
+// drainTimeout is the workers' BUSYWORK_DRAIN_TIMEOUT in these tests.
+const drainTimeout = 10 * time.Second
+
+// workerEnv points a worker at queue, with a short long poll and an admin
+// listener on a port the system picks.
+func workerEnv(queue string) []string {
+	return []string{
+		"BUSYWORK_QUEUE=" + queue,
+		"BUSYWORK_ADMIN_ADDR=127.0.0.1:0",
+		"BUSYWORK_WAIT_TIME=1s",
+		"BUSYWORK_DRAIN_TIMEOUT=" + drainTimeout.String(),
+	}
+}
+
+func queueName(url string) string { return url[strings.LastIndexByte(url, '/')+1:] }
+
+func TestWorker_HandlesAJobFromSendServesAdminAndStopsOnSIGTERM(t *testing.T) {
+	testenv.Require(t)
+	url, _ := testenv.NewQueue(t, testenv.SQS(t), testenv.QueueOptions{})
+	env := workerEnv(queueName(url))
+
+	sent := runBusywork(t, env, "send", "ping", `{"message":"hi"}`)
+	if sent.code != 0 {
+		t.Fatalf("send: exit %d, stderr:\n%s", sent.code, sent.stderr)
+	}
+	jobID := strings.TrimSpace(sent.stdout)
+	if jobID == "" || strings.ContainsAny(jobID, " \n") {
+		t.Fatalf("send printed %q, want one job id", sent.stdout)
+	}
+
+	w := startWorker(t, env)
+	admin := w.await(t, "the admin listener", func(l logLine) bool { return l["msg"] == "admin listening" })["addr"].(string)
+	w.await(t, "job "+jobID+" succeeded", func(l logLine) bool {
+		return l["msg"] == "job" && l["job_id"] == jobID && l["outcome"] == "succeeded"
+	})
+	w.await(t, "the ping line", func(l logLine) bool { return l["msg"] == "ping" && l["job_id"] == jobID && l["message"] == "hi" })
+
+	if code, body := get(t, "http://"+admin+"/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
+		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
+	}
+	code, metrics := get(t, "http://"+admin+"/metrics")
+	for _, name := range []string{"busywork_jobs_total", "busywork_sqs_requests_total", "go_goroutines", "process_cpu_seconds_total"} {
+		if code != http.StatusOK || !strings.Contains(metrics, name) {
+			t.Errorf("/metrics (status %d) lacks %s", code, name)
+		}
+	}
+	if !strings.Contains(metrics, `busywork_jobs_total{outcome="succeeded",queue="`+queueName(url)+`",type="ping"} 1`) {
+		t.Errorf("/metrics does not count the succeeded ping:\n%s", grep(metrics, "busywork_jobs_total"))
+	}
+
+	start := time.Now()
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := w.wait(t, drainTimeout+5*time.Second); code != 0 {
+		t.Fatalf("worker exited %d after SIGTERM, want 0; log:\n%s", code, w.text())
+	}
+	if d := time.Since(start); d > drainTimeout {
+		t.Errorf("worker took %v to stop, more than the drain timeout %v", d, drainTimeout)
+	}
+	w.await(t, "the shutdown line", func(l logLine) bool { return l["msg"] == "shut down" })
+}
+
+func TestWorker_ExitsOneWhenTheQueueDoesNotExist(t *testing.T) {
+	testenv.Require(t)
+	r := runBusywork(t, workerEnv(testenv.UniqueName(t, "missing-", 80)), "worker")
+	if r.code != 1 || !strings.Contains(r.stderr, "does not exist: run `busywork bootstrap`") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 telling to run busywork bootstrap", r.code, r.stderr)
+	}
+}
+
+func TestBootstrap_SecondRunFindsEverythingAlreadyThere(t *testing.T) {
+	testenv.Require(t)
+	queue := testenv.UniqueName(t, "bw-", 76)
+	table := testenv.UniqueName(t, "bw-", 255)
+	t.Cleanup(func() { deleteQueuesAndTable(t, []string{queue, queue + "-dlq"}, table) })
+	env := []string{"BUSYWORK_QUEUE=" + queue, "BUSYWORK_TABLE=" + table}
+
+	first := runBusywork(t, env, "bootstrap")
+	if first.code != 0 || strings.Count(first.stdout, ": created") != 4 {
+		t.Fatalf("first bootstrap: exit %d, stdout:\n%s\nstderr:\n%s\nwant 4 resources created", first.code, first.stdout, first.stderr)
+	}
+	second := runBusywork(t, env, "bootstrap")
+	want := []string{
+		"queue " + queue + "-dlq: already there",
+		"queue " + queue + ": already there",
+		"table " + table + ": already there",
+		"time to live on " + table + ".ttl: already there",
+		"sender no-reply@example.com: skipped: the endpoint does not support email identities",
+	}
+	if second.code != 0 || strings.TrimSpace(second.stdout) != strings.Join(want, "\n") {
+		t.Fatalf("second bootstrap: exit %d, stdout:\n%s\nstderr:\n%s\nwant:\n%s", second.code, second.stdout, second.stderr, strings.Join(want, "\n"))
+	}
+}
+
+func deleteQueuesAndTable(t *testing.T, queues []string, table string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := testenv.SQS(t)
+	for _, name := range queues {
+		out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		if err == nil {
+			_, err = client.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl})
+		}
+		var gone *sqstypes.QueueDoesNotExist
+		if err != nil && !errors.As(err, &gone) {
+			t.Errorf("delete queue %s: %v", name, err)
+		}
+	}
+	_, err := testenv.DynamoDB(t).DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	var gone *ddbtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &gone) {
+		t.Errorf("delete table %s: %v", table, err)
+	}
+}
+
+// logLine is one JSON log line of the worker.
+type logLine map[string]any
+
+// worker is a running worker process whose stderr log is collected.
+type worker struct {
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when its stderr is read to the end
+	mu      sync.Mutex
+	lines   []logLine
+	raw     []string
+	changed chan struct{} // signalled when a line arrives
+}
+
+func startWorker(t *testing.T, env []string) *worker {
+	t.Helper()
+	cmd := exec.Command(busywork, "worker")
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{cmd: cmd, done: make(chan struct{}), changed: make(chan struct{}, 1)}
+	go w.read(stderr)
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil { // still running: the test failed early
+			_ = cmd.Process.Kill() // it may have exited meanwhile
+			<-w.done
+			_ = cmd.Wait() // killed: the error is expected
+		}
+	})
+	return w
+}
+
+func (w *worker) read(r io.Reader) {
+	defer close(w.done)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		var l logLine
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			l = logLine{"msg": "(not JSON)"}
+		}
+		w.mu.Lock()
+		w.lines = append(w.lines, l)
+		w.raw = append(w.raw, sc.Text())
+		w.mu.Unlock()
+		select {
+		case w.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *worker) text() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.raw, "\n")
+}
+
+// await returns the first log line that match accepts, failing the test
+// after 20 s or when the log ends without one.
+func (w *worker) await(t *testing.T, what string, match func(logLine) bool) logLine {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		w.mu.Lock()
+		for _, l := range w.lines {
+			if match(l) {
+				w.mu.Unlock()
+				return l
+			}
+		}
+		w.mu.Unlock()
+		select {
+		case <-w.changed:
+		case <-w.done:
+			select {
+			case <-w.changed: // lines that arrived before the end
+			default:
+				t.Fatalf("worker log ended without %s:\n%s", what, w.text())
+			}
+		case <-timeout:
+			t.Fatalf("no %s in the worker log within 20s:\n%s", what, w.text())
+		}
+	}
+}
+
+// wait waits up to timeout for the worker to exit and returns its status.
+func (w *worker) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-w.done:
+	case <-time.After(timeout):
+		t.Fatalf("worker still running %v after SIGTERM; log:\n%s", timeout, w.text())
+	}
+	var exit *exec.ExitError
+	if err := w.cmd.Wait(); err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return w.cmd.ProcessState.ExitCode()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func grep(text, substr string) string {
+	var out []string
+	for line := range strings.Lines(text) {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "")
+}

@@ -1,0 +1,55 @@
+// Package handlers holds the application's jobs: magic link, generate
+// ticket, dispatch tickets, and ping. Each handler is a struct holding its
+// dependencies, with a Handle method that the consumer calls with the typed
+// job; Register wires them all onto a consumer.Mux:
+//
+//	mux := consumer.NewMux()
+//	handlers.Register(mux, handlers.Deps{Logger: logger})
+//
+// Handlers are safe for concurrent use; a Mux serves many jobs at once.
+package handlers
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/busywork/busywork/consumer"
+)
+
+// Deps are what the handlers need from the outside: clients, stores and
+// settings. cmd/busywork builds them from the environment.
+type Deps struct {
+	// Logger receives the handlers' log lines. nil means slog.Default().
+	Logger *slog.Logger
+	// Store is busywork's DynamoDB table (a *ddb.Store).
+	Store MagicLinkStore
+	// Mail sends email (an *sesv2.Client).
+	Mail MagicLinkMailer
+	// From is the sender of busywork's emails (BUSYWORK_FROM_EMAIL).
+	From string
+	// BaseURL is the web app's public root (BUSYWORK_BASE_URL).
+	BaseURL string
+}
+
+func (d Deps) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
+
+// PingTimeout is how long a ping job may run.
+const PingTimeout = 5 * time.Second
+
+// Register registers the package's handlers on mux, built from deps. A
+// handler whose dependencies deps lacks (magic_link needs Store and Mail)
+// is left out, and its jobs are dead-lettered as of an unknown type. It
+// panics, as consumer.Handle does, if a job type is already registered.
+func Register(mux *consumer.Mux, deps Deps) {
+	ping := &Ping{Logger: deps.logger()}
+	consumer.Handle(mux, ping.Handle, consumer.Timeout(PingTimeout))
+	if deps.Store != nil && deps.Mail != nil {
+		link := &MagicLink{Store: deps.Store, Mail: deps.Mail, From: deps.From, BaseURL: deps.BaseURL, Logger: deps.logger()}
+		consumer.Handle(mux, link.Handle, consumer.Timeout(MagicLinkTimeout))
+	}
+}
