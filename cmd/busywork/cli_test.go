@@ -20,6 +20,8 @@ func TestHelp_EveryCommandPrintsUsageAndExitsZero(t *testing.T) {
 		{[]string{"worker", "-h"}, "/healthz"},
 		{[]string{"bootstrap", "--help"}, "Usage: busywork bootstrap\n"},
 		{[]string{"bootstrap", "-h"}, "dead-letter queue"},
+		{[]string{"user", "--help"}, "Usage: busywork user add [--name NAME] EMAIL"},
+		{[]string{"user", "add", "-h"}, "busywork user add --name \"Ada Lovelace\" ada@example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -52,6 +54,11 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"bad JSON", nil, []string{"send", "ping", "{message:hi}"}, "busywork send: JSON: ping job fields: invalid character"},
 		{"unknown field", nil, []string{"send", "ping", `{"mesage":"hi"}`}, `busywork send: JSON: ping job fields: unknown field "mesage"`},
 		{"invalid job", nil, []string{"send", "magic_link", `{"email":"ada"}`}, `busywork send: invalid magic_link job: email: "ada" is not a plain address`},
+		{"user without subcommand", nil, []string{"user"}, "busywork user: missing subcommand add"},
+		{"user unknown subcommand", nil, []string{"user", "del", "a@example.com"}, `busywork user: unknown subcommand "del" (known: add)`},
+		{"user add without email", nil, []string{"user", "add"}, "busywork user: missing argument EMAIL"},
+		{"user add bad email", nil, []string{"user", "add", "ada"}, `busywork user: email: "ada" is not a plain address`},
+		{"user add two emails", nil, []string{"user", "add", "a@example.com", "b@example.com"}, `busywork user: unexpected argument "b@example.com"`},
 		{"bad env value", []string{"BUSYWORK_CONCURRENCY=abc"}, []string{"worker"}, `busywork worker: BUSYWORK_CONCURRENCY="abc": not a whole number`},
 		{"bad consumer env value", []string{"BUSYWORK_DRAIN_TIMEOUT=soon"}, []string{"worker"}, `BUSYWORK_DRAIN_TIMEOUT="soon": not a duration`},
 		{"bad log level", []string{"BUSYWORK_LOG_LEVEL=loud"}, []string{"bootstrap"}, `BUSYWORK_LOG_LEVEL="loud"`},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -273,4 +274,40 @@ func grep(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "")
+}
+
+func TestWorker_MailsOneMagicLinkToAUserAddedWithTheCLI(t *testing.T) {
+	testenv.Require(t)
+	url, _ := testenv.NewQueue(t, testenv.SQS(t), testenv.QueueOptions{})
+	table := testenv.NewTable(t, testenv.DynamoDB(t))
+	email := strings.ToLower(testenv.UniqueName(t, "ada", 40)) + "@example.com"
+	env := append(workerEnv(queueName(url)), "BUSYWORK_TABLE="+table, "BUSYWORK_BASE_URL=https://busywork.example.com")
+	since := time.Now()
+
+	if r := runBusywork(t, env, "user", "add", "--name", "Ada <b>Lovelace</b>", strings.ToUpper(email)); r.code != 0 {
+		t.Fatalf("user add: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	sent := runBusywork(t, env, "send", "magic_link", `{"email":"`+email+`"}`)
+	if sent.code != 0 {
+		t.Fatalf("send: exit %d, stderr:\n%s", sent.code, sent.stderr)
+	}
+	jobID := strings.TrimSpace(sent.stdout)
+	w := startWorker(t, env)
+	w.await(t, "the magic_link job succeeded", func(l logLine) bool {
+		return l["msg"] == "job" && l["job_id"] == jobID && l["outcome"] == "succeeded"
+	})
+
+	var mine []testenv.Mail
+	for _, m := range testenv.Mails(t, since) {
+		if slices.Contains(m.Destination.To, email) {
+			mine = append(mine, m)
+		}
+	}
+	if len(mine) != 1 {
+		t.Fatalf("%d emails to %s, want 1", len(mine), email)
+	}
+	if body := mine[0].Body.HTML; !strings.Contains(body, "https://busywork.example.com/auth/verify?token=") ||
+		!strings.Contains(body, "&lt;b&gt;Lovelace&lt;/b&gt;") {
+		t.Fatalf("HTML part lacks the link or the escaped name:\n%s", body)
+	}
 }

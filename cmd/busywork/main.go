@@ -44,7 +44,7 @@ type cmdIO struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{bootstrapCommand, workerCommand, sendCommand}
+var commands = []*command{bootstrapCommand, workerCommand, sendCommand, userCommand}
 
 const mainUsage = `busywork runs busywork's job queue on Amazon SQS.
 
