@@ -49,16 +49,15 @@ define DEV_HINT
 busywork dev: emulators up, queue and table bootstrapped; the worker runs
 below (Ctrl-C stops it and the emulators). In another shell:
   source $(DEV_DIR)/env
+  go run ./cmd/busywork send ping '{"message":"hello"}'
+  go run ./cmd/busywork user add --name Ada ada@example.com
   go run ./cmd/busywork send magic_link '{"email":"ada@example.com"}'
-  go run ./cmd/busywork web        # demo web app on http://127.0.0.1:8080
-  go run ./cmd/busywork dlq stats
 Mail sent through SES shows at http://127.0.0.1:8005/
 
 endef
 export DEV_HINT
 
 dev: check-go
-	@if [ ! -d cmd/busywork ]; then echo "make dev: ./cmd/busywork does not exist yet" >&2; exit 1; fi
 	@$(DEV_PORTS) $(WITH_EMULATORS) $(DEV_DIR) -- bash -c '\
 		go run ./cmd/busywork bootstrap || exit $$?; \
 		printf "%s\n" "$$DEV_HINT"; \
