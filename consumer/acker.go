@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -202,13 +201,4 @@ func visibilityBatch(client SQSAPI, queueURL string) sendBatch {
 		}
 		return batchFailures(out.Failed, len(acks)), nil
 	}
-}
-
-// errNotInflight reports whether err says the message is gone or no longer
-// held by us: deleted already (fauxqs: MessageNotInflight; SQS:
-// InvalidParameterValue) or an expired receipt handle.
-func errNotInflight(err error) bool {
-	var notInflight *types.MessageNotInflight
-	var invalid *types.ReceiptHandleIsInvalid
-	return errors.As(err, &notInflight) || errors.As(err, &invalid)
 }

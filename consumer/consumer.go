@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
@@ -144,6 +143,3 @@ func (c *Consumer) Healthy() error {
 	}
 	return nil
 }
-
-// DrainTimeout returns the configured drain timeout, after defaults.
-func (c *Consumer) DrainTimeout() time.Duration { return c.cfg.DrainTimeout }

@@ -19,6 +19,17 @@ import (
 // exceeds SQS's longest long poll (20 s).
 const responseHeaderTimeout = 40 * time.Second
 
+// loadEnv reads busywork's configuration and then the AWS one: what
+// every command that talks to AWS starts with.
+func loadEnv(ctx context.Context) (Config, aws.Config, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return cfg, aws.Config{}, err
+	}
+	awsCfg, err := loadAWS(ctx)
+	return cfg, awsCfg, err
+}
+
 // loadAWS reads the standard AWS configuration (AWS_REGION,
 // AWS_ENDPOINT_URL_*, credentials) with an HTTP client tuned for many
 // pollers and parallel batch calls.

@@ -39,11 +39,7 @@ func runBootstrap(ctx context.Context, c *command, out cmdIO, args []string) err
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	awsCfg, err := loadAWS(ctx)
+	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
 		return err
 	}

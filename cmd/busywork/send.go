@@ -54,11 +54,7 @@ func runSend(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err != nil {
 		return &usageError{err.Error()}
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	awsCfg, err := loadAWS(ctx)
+	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
 		return err
 	}

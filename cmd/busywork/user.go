@@ -50,11 +50,7 @@ func runUser(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err := (jobs.MagicLink{Email: email}).Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	awsCfg, err := loadAWS(ctx)
+	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
 		return err
 	}

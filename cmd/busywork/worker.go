@@ -54,15 +54,11 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	cfg, err := loadConfig()
+	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
 		return err
 	}
 	ccfg, err := loadConsumerConfig()
-	if err != nil {
-		return err
-	}
-	awsCfg, err := loadAWS(ctx)
 	if err != nil {
 		return err
 	}
