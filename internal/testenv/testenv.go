@@ -326,22 +326,31 @@ func NewTable(t testing.TB, client *dynamodb.Client) string {
 	}
 }
 
+// receiveAllVisibility is the visibility timeout, in seconds, of ReceiveAll's
+// receives: a message it saw shows again after it, and is not counted twice.
+const receiveAllVisibility = 3
+
 // ReceiveAll receives from queueURL, one-second long polls at a time, until
-// it holds n messages, and returns them with all system and message
-// attributes. It deletes nothing, so each message stays in flight for the
-// queue's visibility timeout (a short one may return a message twice). It
-// fails the test, naming how many it saw, when timeout passes or ctx ends
-// first. Call it from the test's goroutine.
+// it holds n distinct messages (by MessageId), and returns them with all
+// system and message attributes. It deletes nothing: each message it saw is
+// visible again 3 s after its receive. It fails the test, naming how many
+// it saw, when timeout passes or ctx ends first. Call it from the test's
+// goroutine.
 func ReceiveAll(ctx context.Context, t testing.TB, client *sqs.Client, queueURL string, n int, timeout time.Duration) []types.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var got []types.Message
+	seen := make(map[string]bool)
 	for len(got) < n {
 		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:                    aws.String(queueURL),
-			MaxNumberOfMessages:         int32(min(10, n-len(got))),
-			WaitTimeSeconds:             1,
+			QueueUrl:            aws.String(queueURL),
+			MaxNumberOfMessages: 10,
+			WaitTimeSeconds:     1,
+			// A receive whose response is lost on the way (it happens, and
+			// the SDK then retries the call) hides its messages for this
+			// long rather than the queue's visibility timeout.
+			VisibilityTimeout:           receiveAllVisibility,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 			MessageAttributeNames:       []string{"All"},
 		})
@@ -351,7 +360,12 @@ func ReceiveAll(ctx context.Context, t testing.TB, client *sqs.Client, queueURL 
 		if err != nil {
 			t.Fatalf("testenv: receive from %s (after %d of %d messages): %v", queueURL, len(got), n, err)
 		}
-		got = append(got, out.Messages...)
+		for _, m := range out.Messages {
+			if id := aws.ToString(m.MessageId); !seen[id] {
+				seen[id] = true
+				got = append(got, m)
+			}
+		}
 	}
 	return got
 }
