@@ -46,22 +46,27 @@ bench: check-go
 
 define DEV_HINT
 
-busywork dev: emulators up, queue and table bootstrapped; the worker runs
-below (Ctrl-C stops it and the emulators). In another shell:
-  source $(DEV_DIR)/env
-  go run ./cmd/busywork send ping '{"message":"hello"}'
-  go run ./cmd/busywork user add --name Ada ada@example.com
-  go run ./cmd/busywork send magic_link '{"email":"ada@example.com"}'
-Mail sent through SES shows at http://127.0.0.1:8005/
+busywork dev: emulators up, queue and table bootstrapped; the worker and
+the web app run below (Ctrl-C stops them and the emulators).
+  1. In another shell:  source $(DEV_DIR)/env
+                        go run ./cmd/busywork user add --name Ada ada@example.com
+  2. Log in at http://127.0.0.1:8080/ with ada@example.com
+  3. Read the mail at http://127.0.0.1:8005/ and click its link
+Smoke test:  go run ./cmd/busywork send ping '{"message":"hello"}'
 
 endef
 export DEV_HINT
 
 dev: check-go
+	@go build -o bin/busywork ./cmd/busywork
 	@$(DEV_PORTS) $(WITH_EMULATORS) $(DEV_DIR) -- bash -c '\
-		go run ./cmd/busywork bootstrap || exit $$?; \
+		bin=bin/busywork; \
+		$$bin bootstrap || exit $$?; \
 		printf "%s\n" "$$DEV_HINT"; \
-		exec go run ./cmd/busywork worker'
+		$$bin web & web=$$!; \
+		st=0; $$bin worker || st=$$?; \
+		kill -TERM $$web 2>/dev/null; wait $$web; \
+		exit $$st'
 
 emulators-up:
 	@$(DEV_PORTS) $(EMULATORS) start $(DEV_DIR)

@@ -21,9 +21,10 @@
 //	magic-link token TOKEN#<sha256 hex>     TOKEN                email, created_at, expires_at, ttl, used_at (once used)
 //	rate counter     RATE#<email>           WINDOW#<start>       count, ttl
 //	job claim        JOB#<job id>           CLAIM                status, owner, claimed_at, lease_until, result, ttl
+//	session          SESSION#<sha256 hex>   SESSION              email, created_at, expires_at, ttl
 //
 // <email> is the address normalised by jobs.NormalizeEmail (trimmed,
-// lower-cased). A token is never stored: its item is keyed by the
+// lower-cased). A token or session id is never stored: its item is keyed by the
 // hex-encoded SHA-256 of the token's 32 random bytes, so a read of the
 // table yields no usable link. <start> is the window's start in Unix
 // seconds. All times are Unix seconds in number attributes.

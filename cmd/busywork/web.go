@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/internal/webapp"
+	"github.com/busywork/busywork/producer"
+)
+
+// Timeouts of the web server. Handlers answer within the producer's 1 s
+// send deadline, so writes are bounded well above that.
+const (
+	webReadHeaderTimeout = 5 * time.Second
+	webReadTimeout       = 10 * time.Second
+	webWriteTimeout      = 15 * time.Second
+	webIdleTimeout       = 60 * time.Second
+	webShutdownTimeout   = 10 * time.Second
+)
+
+var webCommand = &command{
+	name:    "web",
+	summary: "serve the demo web app (magic-link login) until SIGTERM or SIGINT",
+	run:     runWeb,
+	help: `Serves the demo web app on BUSYWORK_WEB_ADDR (default 127.0.0.1:8080):
+
+  GET  /                 a login form
+  POST /auth/magic-link  enqueues a magic_link job on BUSYWORK_QUEUE (default
+                         busywork-jobs) or BUSYWORK_QUEUE_URL and answers 202,
+                         the same whether or not the user exists; 503 with
+                         Retry-After when SQS does not take the job
+  GET  /auth/verify      spends a mailed link's token and starts a 24h session
+                         (cookie; the table BUSYWORK_TABLE keeps its hash)
+  GET  /healthz          200 "ok"
+
+Sends are micro-batched (concurrent requests share one SQS call). The worker
+('busywork worker') mails the links, pointing at BUSYWORK_BASE_URL (default
+http://127.0.0.1:8080); the session cookie is Secure when that is https.
+
+On SIGTERM or SIGINT it stops accepting connections, lets requests in flight
+finish (up to 10s) and exits 0. Logs are JSON lines on stderr.
+`,
+}
+
+func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
+	fs := flag.NewFlagSet("web", flag.ContinueOnError)
+	if err := c.parseFlags(fs, out.stdout, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	cfg, awsCfg, err := loadEnv(ctx)
+	if err != nil {
+		return err
+	}
+	log := newLogger(out.stderr, cfg.LogLevel)
+
+	client := sqs.NewFromConfig(awsCfg)
+	url, err := resolveQueue(ctx, client, cfg)
+	if err != nil {
+		return err
+	}
+	opts := []func(*producer.Options){producer.WithBatching(producer.SuggestedBatchWindow)}
+	if cfg.SigningKey != "" {
+		opts = append(opts, producer.WithSigningKey([]byte(cfg.SigningKey)))
+	}
+	app := webapp.New(webapp.Config{
+		Sender:  producer.New(client, url, opts...),
+		Store:   ddb.New(newDynamoDB(awsCfg), cfg.Table),
+		BaseURL: cfg.BaseURL,
+		Logger:  log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.WebAddr)
+	if err != nil {
+		return fmt.Errorf("web listener (BUSYWORK_WEB_ADDR): %w", err)
+	}
+	log.Info("web listening", "addr", ln.Addr().String(), "queue", url)
+	return serveUntilDone(ctx, log, ln, app)
+}
+
+// serveUntilDone serves h on ln until ctx ends, then shuts the server down
+// gracefully, closing it if requests outlast webShutdownTimeout.
+func serveUntilDone(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: webReadHeaderTimeout,
+		ReadTimeout:       webReadTimeout,
+		WriteTimeout:      webWriteTimeout,
+		IdleTimeout:       webIdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("web server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("web shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), webShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if err != nil {
+		log.Error("web server shutdown", "error", err)
+		err = errors.Join(err, srv.Close())
+	}
+	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}

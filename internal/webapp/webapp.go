@@ -1,0 +1,101 @@
+package webapp
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/producer"
+)
+
+// DefaultSessionTTL is the default of Config.SessionTTL.
+const DefaultSessionTTL = 24 * time.Hour
+
+// MaxBodyBytes is the largest request body the app reads.
+const MaxBodyBytes = 4 << 10
+
+// Sender enqueues jobs; *producer.Producer is one.
+type Sender interface {
+	Send(ctx context.Context, job jobs.Job, opts ...producer.SendOption) (string, error)
+}
+
+var _ Sender = (*producer.Producer)(nil)
+
+// Store is the part of *ddb.Store the app uses: spending magic-link tokens
+// and starting sessions.
+type Store interface {
+	ConsumeToken(ctx context.Context, token string, now time.Time) (string, error)
+	CreateSession(ctx context.Context, email string, ttl time.Duration) (string, error)
+}
+
+// Config configures the app. The zero value of each optional field selects
+// the default documented on it.
+type Config struct {
+	// Sender enqueues the magic_link jobs (a *producer.Producer). Required.
+	Sender Sender
+	// Store spends tokens and keeps sessions (a *ddb.Store). Required.
+	Store Store
+	// BaseURL is the app's public root (BUSYWORK_BASE_URL). When it is
+	// https, the session cookie is Secure.
+	BaseURL string
+	// Logger receives a line per failed request to AWS. nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// SessionTTL is how long a login lasts. 0 means DefaultSessionTTL.
+	SessionTTL time.Duration
+	// Now returns the current time. nil means time.Now.
+	Now func() time.Time
+}
+
+// app holds the handlers' shared state.
+type app struct {
+	sender        Sender
+	store         Store
+	log           *slog.Logger
+	sessionTTL    time.Duration
+	secureCookies bool
+	now           func() time.Time
+}
+
+// New returns the app's handler. It panics if cfg.Sender or cfg.Store is
+// nil. It starts no goroutine and makes no network call.
+func New(cfg Config) http.Handler {
+	if cfg.Sender == nil || cfg.Store == nil {
+		panic("webapp.New: Config.Sender and Config.Store are required")
+	}
+	a := &app{
+		sender:        cfg.Sender,
+		store:         cfg.Store,
+		log:           cfg.Logger,
+		sessionTTL:    cfg.SessionTTL,
+		secureCookies: isHTTPS(cfg.BaseURL),
+		now:           cfg.Now,
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.sessionTTL <= 0 {
+		a.sessionTTL = DefaultSessionTTL
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.index)
+	mux.HandleFunc("POST /auth/magic-link", a.requestLink)
+	mux.HandleFunc("GET /auth/verify", a.verify)
+	mux.HandleFunc("GET /healthz", healthz)
+	return mux
+}
+
+func isHTTPS(baseURL string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(baseURL)), "https://")
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n")) // a failed write is the client's problem
+}

@@ -1,0 +1,380 @@
+package webapp_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/handlers"
+	"github.com/busywork/busywork/internal/testenv"
+	"github.com/busywork/busywork/internal/webapp"
+	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/producer"
+)
+
+// env is the app behind a loopback server, with a real producer on a
+// queue of its own and a real store on a table of its own.
+type env struct {
+	srv      *httptest.Server
+	store    *ddb.Store
+	sqs      *sqs.Client
+	queueURL string
+	table    string
+}
+
+type envOptions struct {
+	sqsOpts  []func(*sqs.Options) // for the producer's client only
+	prodOpts []func(*producer.Options)
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	sqsClient := testenv.SQS(t)
+	queueURL, _ := testenv.NewQueue(t, sqsClient, testenv.QueueOptions{})
+	ddbClient := testenv.DynamoDB(t)
+	table := testenv.NewTable(t, ddbClient)
+	store := ddb.New(ddbClient, table)
+	sender := producer.New(testenv.SQS(t, o.sqsOpts...), queueURL, o.prodOpts...)
+	srv := httptest.NewServer(webapp.New(webapp.Config{
+		Sender: sender,
+		Store:  store,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+	}))
+	t.Cleanup(srv.Close)
+	return &env{srv: srv, store: store, sqs: sqsClient, queueURL: queueURL, table: table}
+}
+
+// reply is what the tests compare of a response.
+type reply struct {
+	status      int
+	contentType string
+	retryAfter  string
+	body        string
+	cookies     []*http.Cookie
+}
+
+func do(t *testing.T, req *http.Request) reply {
+	t.Helper()
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
+	}
+	return reply{resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), string(body), resp.Cookies()}
+}
+
+func newRequest(t *testing.T, method, u, contentType, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return req
+}
+
+// postLink posts email to /auth/magic-link as a form or as JSON.
+func (e *env) postLink(t *testing.T, asJSON bool, email string) reply {
+	t.Helper()
+	if asJSON {
+		body, _ := json.Marshal(map[string]string{"email": email})
+		return do(t, newRequest(t, http.MethodPost, e.srv.URL+"/auth/magic-link", "application/json", string(body)))
+	}
+	form := url.Values{"email": {email}}.Encode()
+	return do(t, newRequest(t, http.MethodPost, e.srv.URL+"/auth/magic-link", "application/x-www-form-urlencoded", form))
+}
+
+func (e *env) get(t *testing.T, path string) reply {
+	t.Helper()
+	return do(t, newRequest(t, http.MethodGet, e.srv.URL+path, "", ""))
+}
+
+// assertNoOtherJobs fails the test if the queue holds a message other than
+// those whose MessageId is in seen.
+func (e *env) assertNoOtherJobs(t *testing.T, seen ...types.Message) {
+	t.Helper()
+	out, err := e.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(e.queueURL), WaitTimeSeconds: 1, MaxNumberOfMessages: 10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range out.Messages {
+		if !slices.ContainsFunc(seen, func(s types.Message) bool { return aws.ToString(s.MessageId) == aws.ToString(m.MessageId) }) {
+			t.Fatalf("an unexpected message on the queue: %s", aws.ToString(m.Body))
+		}
+	}
+}
+
+// recipient returns an address only this test uses.
+func recipient(t *testing.T, tag string) string {
+	return strings.ToLower(testenv.UniqueName(t, tag+"-", 60)) + "@example.com"
+}
+
+func TestMagicLinkPost_KnownAndUnknownEmailsGetIdenticalAnswersAndOneJobEach(t *testing.T) {
+	for _, asJSON := range []bool{false, true} {
+		t.Run(map[bool]string{false: "form", true: "json"}[asJSON], func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			known, unknown := recipient(t, "known"), recipient(t, "unknown")
+			if err := e.store.PutUser(t.Context(), known, "Ada"); err != nil {
+				t.Fatal(err)
+			}
+
+			// Typed as a person would: the job carries the normalised form.
+			a := e.postLink(t, asJSON, " "+strings.ToUpper(known))
+			b := e.postLink(t, asJSON, unknown)
+			if a.status != http.StatusAccepted {
+				t.Fatalf("known email: %d %s, want 202", a.status, a.body)
+			}
+			if a.status != b.status || a.contentType != b.contentType || a.body != b.body {
+				t.Fatalf("answers differ:\nknown:   %d %s %q\nunknown: %d %s %q", a.status, a.contentType, a.body, b.status, b.contentType, b.body)
+			}
+			wantType := map[bool]string{false: "text/html; charset=utf-8", true: "application/json"}[asJSON]
+			if a.contentType != wantType {
+				t.Errorf("Content-Type %q, want %q", a.contentType, wantType)
+			}
+
+			msgs := testenv.ReceiveAll(t.Context(), t, e.sqs, e.queueURL, 2, 10*time.Second)
+			var got []string
+			for _, m := range msgs {
+				var ml struct{ Type, Email string }
+				if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ml); err != nil || ml.Type != jobs.TypeMagicLink {
+					t.Fatalf("message %s: %v, want a magic_link job", aws.ToString(m.Body), err)
+				}
+				got = append(got, ml.Email)
+			}
+			slices.Sort(got)
+			want := []string{known, unknown}
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("jobs for %v, want %v", got, want)
+			}
+			e.assertNoOtherJobs(t, msgs...)
+		})
+	}
+}
+
+func TestMagicLinkPost_RefusesBadRequestsWithoutAJob(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		status      int
+		want        string
+	}{
+		{"malformed email in a form", "application/x-www-form-urlencoded", "email=ada", http.StatusBadRequest, "not a plain address"},
+		{"missing email", "application/x-www-form-urlencoded", "", http.StatusBadRequest, "email: missing"},
+		{"named address", "application/json", `{"email":"Ada <ada@example.com>"}`, http.StatusBadRequest, "not a plain address"},
+		{"bad JSON", "application/json", `{"email":`, http.StatusBadRequest, "JSON body"},
+		{"body over 4 KiB", "application/x-www-form-urlencoded", "email=" + strings.Repeat("a", 5000), http.StatusRequestEntityTooLarge, "over 4096 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := do(t, newRequest(t, http.MethodPost, e.srv.URL+"/auth/magic-link", tt.contentType, tt.body))
+			if r.status != tt.status || !strings.Contains(r.body, tt.want) {
+				t.Fatalf("%d %q, want %d and a body containing %q", r.status, r.body, tt.status, tt.want)
+			}
+		})
+	}
+	e.assertNoOtherJobs(t)
+}
+
+func TestRoutes_EnforceMethods(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tests := []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/auth/magic-link", http.StatusMethodNotAllowed},
+		{http.MethodPut, "/auth/magic-link", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/auth/verify", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/nothing-here", http.StatusNotFound},
+		{http.MethodGet, "/healthz", http.StatusOK},
+		{http.MethodGet, "/", http.StatusOK},
+	}
+	for _, tt := range tests {
+		r := do(t, newRequest(t, tt.method, e.srv.URL+tt.path, "", ""))
+		if r.status != tt.status {
+			t.Errorf("%s %s: %d, want %d", tt.method, tt.path, r.status, tt.status)
+		}
+	}
+	if r := e.get(t, "/healthz"); r.body != "ok\n" {
+		t.Errorf("/healthz body %q, want ok", r.body)
+	}
+	if r := e.get(t, "/"); !strings.Contains(r.body, `action="/auth/magic-link"`) || !strings.Contains(r.body, `name="email"`) {
+		t.Errorf("GET / shows no login form:\n%s", r.body)
+	}
+}
+
+// failingSQS answers every request with a 500, as an SQS outage would.
+type failingSQS struct{ calls atomic.Int32 }
+
+func (f *failingSQS) Do(req *http.Request) (*http.Response, error) {
+	f.calls.Add(1)
+	body := `{"__type":"InternalError","message":"injected by the test"}`
+	return &http.Response{
+		StatusCode:    http.StatusInternalServerError,
+		Status:        "500 Internal Server Error",
+		Header:        http.Header{"Content-Type": {"application/x-amz-json-1.0"}, "X-Amzn-Requestid": {"injected"}},
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}, nil
+}
+
+func TestMagicLinkPost_SQSFailureAnswers503WithRetryAfterAtOnce(t *testing.T) {
+	fault := &failingSQS{}
+	e := newEnv(t, envOptions{sqsOpts: []func(*sqs.Options){func(o *sqs.Options) { o.HTTPClient = fault }}})
+
+	for _, asJSON := range []bool{false, true} {
+		start := time.Now()
+		r := e.postLink(t, asJSON, recipient(t, "ada"))
+		took := time.Since(start)
+		if r.status != http.StatusServiceUnavailable || r.retryAfter != "1" {
+			t.Fatalf("json=%v: %d Retry-After %q %q, want 503 with Retry-After: 1", asJSON, r.status, r.retryAfter, r.body)
+		}
+		// The producer's total deadline (1 s) bounds the SDK's retries.
+		if took > 2*time.Second {
+			t.Errorf("json=%v: answered after %v, want within the producer's 1 s deadline", asJSON, took)
+		}
+	}
+	if fault.calls.Load() == 0 {
+		t.Fatal("the SQS fault was never hit")
+	}
+	e.assertNoOtherJobs(t)
+}
+
+// runWorker runs the real consumer with the real handlers on e's queue,
+// mailing links to the app, until the test ends.
+func runWorker(t *testing.T, e *env) {
+	t.Helper()
+	mux := consumer.NewMux()
+	handlers.Register(mux, handlers.Deps{
+		Logger:  slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Store:   e.store,
+		Mail:    testenv.SESv2(t),
+		From:    "no-reply@example.com",
+		BaseURL: e.srv.URL,
+	})
+	c, err := consumer.New(e.sqs, mux, consumer.Config{
+		Queues:       []consumer.QueueConfig{{URL: e.queueURL, Concurrency: 2}},
+		WaitTime:     time.Second,
+		DrainTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consumer Run: %v", err)
+		}
+	})
+}
+
+// waitForLink waits for the mail to to arrive and returns its link.
+func waitForLink(t *testing.T, since time.Time, to, baseURL string) string {
+	t.Helper()
+	link := regexp.MustCompile(regexp.QuoteMeta(baseURL) + `/auth/verify\?token=[A-Za-z0-9_-]+`)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range testenv.Mails(t, since) {
+			if slices.Contains(m.Destination.To, to) {
+				if l := link.FindString(m.Body.Text); l != "" {
+					return l
+				}
+				t.Fatalf("the mail to %s holds no link to %s:\n%s", to, baseURL, m.Body.Text)
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // polling the emulator's store
+	}
+	t.Fatalf("no mail to %s within 30 s", to)
+	return ""
+}
+
+func TestLogin_EndToEndLinkWorksOnce(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	to := recipient(t, "ada")
+	if err := e.store.PutUser(t.Context(), to, "Ada <b>Lovelace</b>"); err != nil {
+		t.Fatal(err)
+	}
+	runWorker(t, e)
+	since := time.Now().Add(-time.Second)
+
+	if r := e.postLink(t, false, to); r.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	link := waitForLink(t, since, to, e.srv.URL)
+
+	first := do(t, newRequest(t, http.MethodGet, link, "", ""))
+	if first.status != http.StatusOK || !strings.Contains(first.body, "logged in as <strong>"+to+"</strong>") {
+		t.Fatalf("first GET: %d, want 200 naming %s:\n%s", first.status, to, first.body)
+	}
+	var session *http.Cookie
+	for _, c := range first.cookies {
+		if c.Name == webapp.SessionCookie {
+			session = c
+		}
+	}
+	if session == nil {
+		t.Fatalf("no %s cookie in %v", webapp.SessionCookie, first.cookies)
+	}
+	if !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/" || session.MaxAge != 86400 || session.Secure {
+		t.Errorf("cookie %s: want HttpOnly, SameSite=Lax, Path=/, Max-Age=86400, not Secure on http", session)
+	}
+	email, err := e.store.GetSession(t.Context(), session.Value, time.Now())
+	if err != nil || email != to {
+		t.Errorf("GetSession(cookie) = %q, %v; want %q", email, err, to)
+	}
+
+	second := do(t, newRequest(t, http.MethodGet, link, "", ""))
+	if second.status != http.StatusUnauthorized || len(second.cookies) != 0 {
+		t.Fatalf("second GET: %d with cookies %v, want 401 and none", second.status, second.cookies)
+	}
+}
+
+func TestVerify_ExpiredOrUnknownTokenIs401(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	// A store whose clock is an hour behind makes a token that expired
+	// 45 minutes ago.
+	past := ddb.New(testenv.DynamoDB(t), e.table, func(o *ddb.Options) {
+		o.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+	})
+	expired, err := past.CreateToken(t.Context(), recipient(t, "ada"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, token := range map[string]string{"expired": expired, "unknown": strings.Repeat("A", 43), "malformed": "%3Cscript%3E", "empty": ""} {
+		r := e.get(t, "/auth/verify?token="+token)
+		if r.status != http.StatusUnauthorized || len(r.cookies) != 0 || !strings.Contains(r.body, "invalid, expired or already used") {
+			t.Errorf("%s token: %d cookies %v, want 401 and no cookie:\n%s", name, r.status, r.cookies, r.body)
+		}
+	}
+}
