@@ -1,0 +1,78 @@
+package ddb
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/busywork/busywork/jobs"
+)
+
+// Magic-link tokens and session ids are secrets: 32 random bytes handed to
+// the user base64url-encoded, stored only as their SHA-256.
+
+// secretBytes is how many random bytes a token or session id carries.
+const secretBytes = 32
+
+// Kinds of secret, each its item's pk prefix and sk.
+const (
+	skToken   = "TOKEN"
+	skSession = "SESSION"
+)
+
+// secretKey returns the key of the item that stands for raw, the bytes of
+// a secret of kind.
+func secretKey(kind string, raw []byte) map[string]types.AttributeValue {
+	sum := sha256.Sum256(raw)
+	return key(kind+"#"+hex.EncodeToString(sum[:]), kind)
+}
+
+// decodeSecret returns the bytes of an encoded secret, or false when it is
+// not one.
+func decodeSecret(secret string) ([]byte, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(secret)
+	return raw, err == nil && len(raw) == secretBytes
+}
+
+// putSecret stores a new secret of kind for the normalised form of email,
+// valid for ttl, and returns it encoded.
+func (s *Store) putSecret(ctx context.Context, kind, email string, ttl time.Duration) (string, error) {
+	op := "ddb: create " + strings.ToLower(kind)
+	email = jobs.NormalizeEmail(email)
+	if email == "" {
+		return "", errors.New(op + ": email is empty")
+	}
+	raw := make([]byte, secretBytes)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("%s: %w", op, err)
+	}
+	now := s.opts.Now()
+	expires := epoch(now.Add(ttl))
+	item := secretKey(kind, raw)
+	item["email"] = str(email)
+	item["created_at"] = num(now.Unix())
+	item["expires_at"] = num(expires)
+	item[attrTTL] = num(expires)
+	// The condition guards against the (2^-256) chance of reusing a live
+	// secret's hash; a failure there is an error like any other.
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", op, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(raw), nil
+}
