@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -32,11 +31,7 @@ Running it again is safe.
 }
 
 func runBootstrap(ctx context.Context, c *command, out cmdIO, args []string) error {
-	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := c.parseNoArgs(out.stdout, args); err != nil {
 		return err
 	}
 	cfg, awsCfg, err := loadEnv(ctx)

@@ -167,8 +167,13 @@ func (c *command) parseFlags(fs *flag.FlagSet, out io.Writer, args []string) err
 	return nil
 }
 
-// noArgs checks that a command got no positional arguments.
-func noArgs(fs *flag.FlagSet) error {
+// parseNoArgs parses the arguments of a command that takes no flags and no
+// positional arguments: only -h and --help.
+func (c *command) parseNoArgs(out io.Writer, args []string) error {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	if err := c.parseFlags(fs, out, args); err != nil {
+		return err
+	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -52,11 +51,7 @@ finish (up to 10s) and exits 0. Logs are JSON lines on stderr.
 }
 
 func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
-	fs := flag.NewFlagSet("web", flag.ContinueOnError)
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := c.parseNoArgs(out.stdout, args); err != nil {
 		return err
 	}
 	cfg, awsCfg, err := loadEnv(ctx)

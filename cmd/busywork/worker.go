@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -47,11 +46,7 @@ Run 'busywork bootstrap' first: the queue and its dead-letter queue must exist.
 }
 
 func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := c.parseNoArgs(out.stdout, args); err != nil {
 		return err
 	}
 	cfg, awsCfg, err := loadEnv(ctx)
