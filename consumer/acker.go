@@ -17,13 +17,10 @@ import (
 const maxBatch = 10
 
 const (
-	// flushAfter bounds how long a settled job waits for its batch to fill.
-	flushAfter = 100 * time.Millisecond
 	// batchAttempts is how often an entry a batch call failed is sent.
 	batchAttempts = 3
-	// callTimeout bounds one SQS call made on behalf of settled jobs. It is
-	// not tied to Run's context: deletes must go out during shutdown too.
-	callTimeout = 10 * time.Second
+	// maxCallTimeout bounds one SQS call made on behalf of settled jobs.
+	maxCallTimeout = 10 * time.Second
 )
 
 // ack is one entry of a batched delete or visibility change. done is called
@@ -45,119 +42,175 @@ type entryError struct {
 // reported as failed. An error means the call as a whole failed.
 type sendBatch func(ctx context.Context, acks []ack) ([]entryError, error)
 
-// batcher gathers acks into batch calls of up to 10: it sends a batch as
-// soon as it is full, or flushAfter after its first entry otherwise, with up
-// to parallel calls in flight. Entries a call reports as failed are sent
-// again by receipt handle, up to batchAttempts times, unless SQS says the
-// fault is the sender's (a receipt handle that is no longer valid); what
-// still fails reaches its done func with the error. Nothing is dropped.
+// batcher turns acks into batch calls of up to 10 with no fixed wait:
+//
+//   - a full batch goes out whenever fewer than parallel calls are in
+//     flight;
+//   - a partial batch goes out when no call is in flight, unless entries
+//     are about to join it (see limit), so an idle worker settles at once
+//     and a busy one fills its batches while calls are in flight.
+//
+// With a limit, at most limit entries may be unconfirmed (queued or in
+// flight); add waits for room, and a partial batch is held back while
+// callers wait for room that a confirmation has just made, so a worker
+// whose limit is what slows it still sends full batches.
+//
+// Entries a call reports as failed are sent again by receipt handle, up to
+// batchAttempts times, unless SQS says the fault is the sender's (a receipt
+// handle that is no longer valid); what still fails reaches its done func
+// with the error. Nothing is dropped. A batcher starts no goroutine but its
+// calls; close waits for them.
 type batcher struct {
-	op    string // operation name, for errors
-	send  sendBatch
-	in    chan ack
-	calls chan struct{} // one token per call in flight
-	wg    sync.WaitGroup
-	log   *slog.Logger
+	op       string // operation name, for errors
+	send     sendBatch
+	parallel int
+	limit    int // 0: no limit
+	timeout  time.Duration
+	log      *slog.Logger
+	// stop ends the calls' retries and timeouts when shutdown runs out
+	// of time.
+	stop context.Context
+
+	mu          sync.Mutex
+	queued      []ack
+	inFlight    int
+	unconfirmed int
+	waiting     int           // adds waiting for room under the limit
+	room        chan struct{} // closed and replaced when entries are confirmed
+	closing     bool
+	calls       sync.WaitGroup
 }
 
-func newBatcher(op string, send sendBatch, parallel int, log *slog.Logger) *batcher {
+func newBatcher(stop context.Context, op string, send sendBatch, parallel, limit int, timeout time.Duration, log *slog.Logger) *batcher {
 	return &batcher{
-		op:    op,
-		send:  send,
-		in:    make(chan ack, maxBatch*parallel),
-		calls: make(chan struct{}, parallel),
-		log:   log,
+		op: op, send: send, parallel: parallel, limit: limit, timeout: timeout, log: log, stop: stop,
+		room: make(chan struct{}),
 	}
 }
 
-// add queues a. It must not be called after close.
-func (b *batcher) add(a ack) { b.in <- a }
-
-// close sends what is queued and returns when every call has finished.
-func (b *batcher) close() { close(b.in) }
-
-// run gathers acks until close, then flushes and waits for its calls.
-func (b *batcher) run() {
-	var (
-		batch []ack
-		timer = time.NewTimer(flushAfter)
-		tick  <-chan time.Time
-	)
-	timer.Stop()
-	flush := func() {
-		if len(batch) > 0 {
-			b.dispatch(batch)
-			batch = nil
-		}
-		timer.Stop()
-		tick = nil
+// add queues a, waiting while the batcher holds limit unconfirmed entries.
+// The wait ends when a call in flight is answered or times out. add may be
+// called at any time, also during and after close.
+func (b *batcher) add(a ack) {
+	b.mu.Lock()
+	for b.limit > 0 && b.unconfirmed >= b.limit {
+		b.waiting++
+		room := b.room
+		b.mu.Unlock()
+		<-room
+		b.mu.Lock()
+		b.waiting--
 	}
-	for {
-		select {
-		case a, ok := <-b.in:
-			if !ok {
-				flush()
-				b.wg.Wait()
-				return
-			}
-			batch = append(batch, a)
-			if len(batch) == 1 {
-				timer.Reset(flushAfter)
-				tick = timer.C
-			}
-			if len(batch) == maxBatch {
-				flush()
-			}
-		case <-tick:
-			flush()
-		}
+	b.unconfirmed++
+	b.queued = append(b.queued, a)
+	b.dispatchLocked()
+	b.mu.Unlock()
+}
+
+// flush sends what is queued, and from now on every entry at once, without
+// holding partial batches back.
+func (b *batcher) flush() {
+	b.mu.Lock()
+	b.closing = true
+	b.dispatchLocked()
+	b.mu.Unlock()
+}
+
+// close flushes and returns when every call has been answered, or an error
+// when ctx ends first.
+func (b *batcher) close(ctx context.Context) error {
+	b.flush()
+	done := make(chan struct{})
+	go func() { b.calls.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %d entries unconfirmed: %w", b.op, b.pending(), ctx.Err())
 	}
 }
 
-func (b *batcher) dispatch(batch []ack) {
-	b.calls <- struct{}{}
-	b.wg.Add(1)
-	go func() {
-		defer func() { <-b.calls; b.wg.Done() }()
-		b.deliver(batch)
-	}()
+// pending returns how many entries are queued or in flight.
+func (b *batcher) pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.unconfirmed
+}
+
+// dispatchLocked starts the calls the rules above allow. b.mu is held.
+func (b *batcher) dispatchLocked() {
+	for len(b.queued) > 0 && b.inFlight < b.parallel {
+		full := len(b.queued) >= maxBatch
+		// Callers woken by a confirmation are about to join a partial
+		// batch; callers still waiting will be woken by a call in flight.
+		joining := b.waiting > 0 && (b.unconfirmed < b.limit || b.inFlight > 0)
+		if !full && !b.closing && (b.inFlight > 0 || joining) {
+			return
+		}
+		n := min(len(b.queued), maxBatch)
+		batch := make([]ack, n)
+		copy(batch, b.queued)
+		b.queued = b.queued[n:]
+		b.inFlight++
+		b.calls.Add(1)
+		go b.deliver(batch)
+	}
 }
 
 // deliver sends batch, retrying failed entries, and calls every done func.
 func (b *batcher) deliver(batch []ack) {
+	defer b.calls.Done()
+	n := len(batch)
 	for attempt := 1; len(batch) > 0; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-		failed, err := b.send(ctx, batch)
-		cancel()
-		if err != nil {
-			failed = make([]entryError, len(batch))
-			for i := range batch {
-				failed[i] = entryError{index: i, msg: err.Error()}
-			}
-		}
-		failedAt := make(map[int]entryError, len(failed))
-		for _, f := range failed {
-			failedAt[f.index] = f
-		}
-		var retry []ack
-		for i, a := range batch {
-			f, bad := failedAt[i]
-			switch {
-			case !bad:
-				a.done(nil)
-			case f.senderFault || attempt == batchAttempts:
-				a.done(fmt.Errorf("%s: %s %s", b.op, f.code, f.msg))
-			default:
-				retry = append(retry, a)
-			}
-		}
-		if len(retry) > 0 {
+		batch = b.attempt(batch, attempt)
+		if len(batch) > 0 {
 			b.log.Warn("sqs batch entries failed; retrying them", "operation", b.op,
-				"failed", len(retry), "attempt", attempt)
-			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+				"failed", len(batch), "attempt", attempt)
+			select {
+			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			case <-b.stop.Done():
+			}
 		}
-		batch = retry
 	}
+	b.mu.Lock()
+	b.inFlight--
+	b.unconfirmed -= n
+	close(b.room)
+	b.room = make(chan struct{})
+	b.dispatchLocked()
+	b.mu.Unlock()
+}
+
+// attempt makes one call for batch, calls the done funcs of the entries
+// that are settled, and returns those to send again.
+func (b *batcher) attempt(batch []ack, attempt int) []ack {
+	ctx, cancel := context.WithTimeout(b.stop, b.timeout)
+	failed, err := b.send(ctx, batch)
+	cancel()
+	if err != nil {
+		failed = make([]entryError, len(batch))
+		for i := range batch {
+			failed[i] = entryError{index: i, msg: err.Error()}
+		}
+	}
+	failedAt := make(map[int]entryError, len(failed))
+	for _, f := range failed {
+		failedAt[f.index] = f
+	}
+	var retry []ack
+	last := attempt == batchAttempts || b.stop.Err() != nil
+	for i, a := range batch {
+		f, bad := failedAt[i]
+		switch {
+		case !bad:
+			a.done(nil)
+		case f.senderFault || last:
+			a.done(fmt.Errorf("%s: %s %s", b.op, f.code, f.msg))
+		default:
+			retry = append(retry, a)
+		}
+	}
+	return retry
 }
 
 // batchFailures maps a batch response's Failed entries to entry indexes.

@@ -1,15 +1,32 @@
 package consumer
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 )
 
-// MaxDrainTimeout is the longest DrainTimeout allowed: ECS's longest stop
-// timeout, after which it kills the task.
-const MaxDrainTimeout = 120 * time.Second
+// ShutdownMargin is how long a shutdown may take past DrainTimeout: up to
+// cancelGrace for cancelled handlers to return, then up to finalCalls for
+// the last deletes and visibility changes. Run returns within
+// DrainTimeout + ShutdownMargin of its context ending.
+const ShutdownMargin = cancelGrace + finalCalls
+
+const (
+	// cancelGrace is how long handlers cancelled at the end of the drain
+	// get to return before their messages are left to their leases.
+	cancelGrace = 5 * time.Second
+	// finalCalls bounds the settling calls still in flight after that.
+	finalCalls = 10 * time.Second
+)
+
+// ECSStopTimeout is the longest stop timeout ECS allows: it kills a task
+// that has not exited that long after SIGTERM.
+const ECSStopTimeout = 120 * time.Second
+
+// MaxDrainTimeout is the longest DrainTimeout allowed: a shutdown with it
+// still ends within ECSStopTimeout.
+const MaxDrainTimeout = ECSStopTimeout - ShutdownMargin
 
 // Config configures a Consumer. The zero value of each field means its
 // documented default. cmd/busywork fills it from BUSYWORK_* environment
@@ -26,13 +43,15 @@ type Config struct {
 	BackoffMax time.Duration `envconfig:"BACKOFF_MAX" default:"15m"`
 
 	// DrainTimeout is how long running jobs may go on after Run's context
-	// ends; jobs still running then are cancelled and their messages
-	// released at once. Default 25s; at most MaxDrainTimeout.
+	// ends; jobs still running then are cancelled, and their messages
+	// released once their handlers return. Default 25s; at most
+	// MaxDrainTimeout. Run returns within DrainTimeout + ShutdownMargin.
 	DrainTimeout time.Duration `envconfig:"DRAIN_TIMEOUT" default:"25s"`
 	// WaitTime is the long-poll wait of each receive, in whole seconds from
-	// 1 to 20. It must be shorter than DrainTimeout: a receive in flight at
-	// shutdown is let finish, so that what it receives is not stranded.
-	// Default 20s, or DrainTimeout less 5s when that is shorter.
+	// 1 to 20. A receive in flight at shutdown is let finish, so that what
+	// it receives is not stranded: WaitTime must be shorter than
+	// DrainTimeout. Default 20s, or DrainTimeout less 5s when that is
+	// shorter.
 	WaitTime time.Duration `envconfig:"WAIT_TIME"`
 
 	// HungGrace is how long a handler may ignore its cancelled context
@@ -57,48 +76,67 @@ type Config struct {
 type QueueConfig struct {
 	// URL is the queue's URL. Required.
 	URL string
-	// Concurrency is how many of this queue's jobs may run at once. A job
-	// holds its slot until its delete is confirmed. Default 10.
+	// Concurrency is how many of this queue's handlers may run at once. A
+	// handler's slot frees when it returns. Default 10.
 	Concurrency int
-	// Pollers is how many receives may be in flight at once. Default one
-	// per 10 slots, rounded up.
+	// MaxUnconfirmed bounds the deletes of finished jobs that SQS has not
+	// confirmed yet. A handler that returns while the bound is reached
+	// waits in its slot for a confirmation, so a worker killed outright
+	// runs at most MaxUnconfirmed + Concurrency finished jobs again (and
+	// the jobs it was running). Default: the concurrency.
+	MaxUnconfirmed int
+	// Pollers is how many receives may be in flight at once. Each poller
+	// receives up to 10 messages ahead of the handlers, so the queue holds
+	// at most Concurrency + 10 × Pollers messages in memory, all kept
+	// invisible by the heartbeat. Default 2, or one per 20 slots when that
+	// is more.
 	Pollers int
-	// Lease is the visibility timeout set on receive and renewed by the
-	// heartbeat while the job runs. Default: the queue's own
-	// VisibilityTimeout, at least 2s.
+	// Lease is the visibility timeout the heartbeat keeps renewing while a
+	// job runs, and until SQS confirms what became of it. A receive asks
+	// for a shorter first lease (at most FirstLease), so messages of a
+	// receive whose response is lost on the way come back soon. Default:
+	// the queue's own VisibilityTimeout, at least MinLease. At most 12h.
 	Lease time.Duration
 	// DeadLetterURL is where permanent failures go. Default: the target of
 	// the queue's redrive policy.
 	DeadLetterURL string
 }
 
-// minLease keeps heartbeats well ahead of expiry.
-const minLease = 2 * time.Second
+// Lease bounds.
+const (
+	// MinLease is the shortest lease: heartbeats stay well ahead of it.
+	MinLease = 2 * time.Second
+	// FirstLease is the longest visibility timeout a receive asks for.
+	FirstLease = 10 * time.Second
+)
 
-// withDefaults returns c with every zero field set to its default, or an
-// error naming the first field that is out of range.
+// ConfigError is a configuration value the consumer cannot work with.
+// Field names the Config or QueueConfig field, so that a command can name
+// the setting (an environment variable, a flag) it came from.
+type ConfigError struct {
+	// Field is the field's name, such as "WaitTime" or "Queues[0].Lease".
+	Field string
+	// Problem says what is wrong with it.
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return "consumer: " + e.Field + ": " + e.Problem }
+
+func configErrorf(field, format string, args ...any) *ConfigError {
+	return &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// withDefaults returns c with every zero field set to its default, or a
+// *ConfigError naming the first field that is out of range.
 func (c Config) withDefaults() (Config, error) {
 	if len(c.Queues) == 0 {
-		return c, errors.New("consumer: no queues to serve")
+		return c, configErrorf("Queues", "no queues to serve")
 	}
 	qs := make([]QueueConfig, len(c.Queues))
 	for i, q := range c.Queues {
-		if q.URL == "" {
-			return c, fmt.Errorf("consumer: queue %d has no URL", i)
-		}
-		if q.Concurrency == 0 {
-			q.Concurrency = 10
-		}
-		if q.Pollers == 0 {
-			q.Pollers = (q.Concurrency + maxBatch - 1) / maxBatch
-		}
-		switch {
-		case q.Concurrency < 0:
-			return c, fmt.Errorf("consumer: queue %s: concurrency %d is negative", q.URL, q.Concurrency)
-		case q.Pollers < 0 || q.Pollers > q.Concurrency:
-			return c, fmt.Errorf("consumer: queue %s: pollers %d is not between 1 and concurrency (%d)", q.URL, q.Pollers, q.Concurrency)
-		case q.Lease != 0 && (q.Lease < minLease || q.Lease > maxVisibility):
-			return c, fmt.Errorf("consumer: queue %s: lease %s is not between %s and 12h", q.URL, q.Lease, minLease)
+		q, err := q.withDefaults(fmt.Sprintf("Queues[%d].", i))
+		if err != nil {
+			return c, err
 		}
 		qs[i] = q
 	}
@@ -107,7 +145,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.BackoffBase, 2*time.Second)
 	setDefault(&c.BackoffMax, 15*time.Minute)
 	setDefault(&c.DrainTimeout, 25*time.Second)
-	setDefault(&c.WaitTime, min(20*time.Second, c.DrainTimeout-5*time.Second))
+	setDefault(&c.WaitTime, max(time.Second, min(20*time.Second, c.DrainTimeout-receiveMargin)))
 	setDefault(&c.HungGrace, 10*time.Second)
 	if c.UnhealthyHungShare == 0 {
 		c.UnhealthyHungShare = 0.5
@@ -116,20 +154,63 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	switch {
-	case c.BackoffBase < 0 || c.BackoffMax < c.BackoffBase || c.BackoffMax > maxVisibility:
-		return c, fmt.Errorf("consumer: backoff base %s and max %s: want 0 <= base <= max <= 12h", c.BackoffBase, c.BackoffMax)
+	case c.BackoffBase < 0:
+		return c, configErrorf("BackoffBase", "%s is negative", c.BackoffBase)
+	case c.BackoffMax < c.BackoffBase || c.BackoffMax > maxVisibility:
+		return c, configErrorf("BackoffMax", "%s is not between the backoff base (%s) and 12h", c.BackoffMax, c.BackoffBase)
 	case c.DrainTimeout < 0 || c.DrainTimeout > MaxDrainTimeout:
-		return c, fmt.Errorf("consumer: drain timeout %s is not between 0 and %s", c.DrainTimeout, MaxDrainTimeout)
+		return c, configErrorf("DrainTimeout", "%s is not between 0 and %s (ECS's %s stop timeout less the %s shutdown margin)",
+			c.DrainTimeout, MaxDrainTimeout, ECSStopTimeout, ShutdownMargin)
 	case c.WaitTime < time.Second || c.WaitTime > 20*time.Second || c.WaitTime%time.Second != 0:
-		return c, fmt.Errorf("consumer: wait time %s is not a whole number of seconds from 1 to 20", c.WaitTime)
+		return c, configErrorf("WaitTime", "%s is not a whole number of seconds from 1 to 20", c.WaitTime)
 	case c.WaitTime >= c.DrainTimeout:
-		return c, fmt.Errorf("consumer: wait time %s must be shorter than the drain timeout %s", c.WaitTime, c.DrainTimeout)
-	case c.HungGrace < 0:
-		return c, fmt.Errorf("consumer: hung grace %s is negative", c.HungGrace)
+		return c, configErrorf("WaitTime", "%s must be shorter than the drain timeout %s", c.WaitTime, c.DrainTimeout)
+	case c.HungGrace < 0 || c.HungGrace > time.Hour:
+		return c, configErrorf("HungGrace", "%s is not between 0 and 1h", c.HungGrace)
 	case c.UnhealthyHungShare < 0 || c.UnhealthyHungShare > 1:
-		return c, fmt.Errorf("consumer: unhealthy hung share %v is not between 0 and 1", c.UnhealthyHungShare)
+		return c, configErrorf("UnhealthyHungShare", "%v is not between 0 and 1", c.UnhealthyHungShare)
 	}
 	return c, nil
+}
+
+// withDefaults fills q's zero fields; prefix names q in errors.
+func (q QueueConfig) withDefaults(prefix string) (QueueConfig, error) {
+	if q.URL == "" {
+		return q, configErrorf(prefix+"URL", "empty")
+	}
+	if q.Concurrency == 0 {
+		q.Concurrency = 10
+	}
+	if q.MaxUnconfirmed == 0 {
+		q.MaxUnconfirmed = q.Concurrency
+	}
+	if q.Pollers == 0 {
+		q.Pollers = max(2, (q.Concurrency+19)/20)
+	}
+	switch {
+	case q.Concurrency < 0:
+		return q, configErrorf(prefix+"Concurrency", "%d is negative", q.Concurrency)
+	case q.MaxUnconfirmed < 0:
+		return q, configErrorf(prefix+"MaxUnconfirmed", "%d is negative", q.MaxUnconfirmed)
+	case q.Pollers < 0 || q.Pollers > 100:
+		return q, configErrorf(prefix+"Pollers", "%d is not between 1 and 100", q.Pollers)
+	case q.Lease != 0 && (q.Lease < MinLease || q.Lease > maxVisibility):
+		return q, configErrorf(prefix+"Lease", "%s is not between %s and 12h", q.Lease, MinLease)
+	}
+	return q, nil
+}
+
+// checkRoutes refuses handler timeouts that cannot fit in SQS's 12 hours
+// together with the hung grace: such a handler's message would show again
+// while it runs.
+func (c Config) checkRoutes(m *Mux) error {
+	for _, typ := range m.Types() {
+		if r := m.routes[typ]; r.timeout+c.HungGrace > maxVisibility-FirstLease {
+			return configErrorf("HungGrace", "job type %q: timeout %s plus hung grace %s does not fit in SQS's 12h (less the %s first lease)",
+				typ, r.timeout, c.HungGrace, FirstLease)
+		}
+	}
+	return nil
 }
 
 func setDefault(d *time.Duration, def time.Duration) {

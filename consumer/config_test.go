@@ -1,9 +1,13 @@
 package consumer
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/busywork/busywork/jobs"
 )
 
 func TestConfig_Defaults(t *testing.T) {
@@ -12,42 +16,68 @@ func TestConfig_Defaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := c.Queues[0]
-	if q.Pollers != 3 || c.DrainTimeout != 25*time.Second || c.WaitTime != 20*time.Second ||
+	if q.Pollers != 2 || q.MaxUnconfirmed != 25 || c.DrainTimeout != 25*time.Second || c.WaitTime != 20*time.Second ||
 		c.BackoffBase != 2*time.Second || c.BackoffMax != 15*time.Minute || c.HungGrace != 10*time.Second {
 		t.Fatalf("defaults = %+v, queue %+v", c, q)
 	}
-	c, err = Config{Queues: []QueueConfig{{URL: "u"}}, DrainTimeout: 8 * time.Second}.withDefaults()
-	if err != nil || c.WaitTime != 3*time.Second || c.Queues[0].Concurrency != 10 || c.Queues[0].Pollers != 1 {
+	c, err = Config{Queues: []QueueConfig{{URL: "u", Concurrency: 100}}, DrainTimeout: 8 * time.Second}.withDefaults()
+	if err != nil || c.WaitTime != 3*time.Second || c.Queues[0].Pollers != 5 {
 		t.Fatalf("short drain: wait %s, queue %+v, err %v", c.WaitTime, c.Queues[0], err)
+	}
+	if c.DrainTimeout+ShutdownMargin > ECSStopTimeout || MaxDrainTimeout+ShutdownMargin != ECSStopTimeout {
+		t.Fatalf("the longest drain and the shutdown margin (%s + %s) do not end at ECS's stop timeout %s",
+			MaxDrainTimeout, ShutdownMargin, ECSStopTimeout)
 	}
 }
 
-func TestConfig_RejectsOutOfRangeValues(t *testing.T) {
+func TestConfig_RejectsOutOfRangeValuesNamingTheField(t *testing.T) {
 	q := []QueueConfig{{URL: "u"}}
 	tests := []struct {
-		name string
-		cfg  Config
-		want string
+		name  string
+		cfg   Config
+		field string
+		want  string
 	}{
-		{"no queues", Config{}, "no queues"},
-		{"no url", Config{Queues: []QueueConfig{{}}}, "has no URL"},
-		{"negative concurrency", Config{Queues: []QueueConfig{{URL: "u", Concurrency: -1}}}, "concurrency -1"},
-		{"more pollers than slots", Config{Queues: []QueueConfig{{URL: "u", Concurrency: 2, Pollers: 3}}}, "pollers 3"},
-		{"lease too short", Config{Queues: []QueueConfig{{URL: "u", Lease: time.Second}}}, "lease 1s"},
-		{"drain past ECS", Config{Queues: q, DrainTimeout: 3 * time.Minute}, "drain timeout 3m0s"},
-		{"wait not whole seconds", Config{Queues: q, WaitTime: 1500 * time.Millisecond}, "wait time 1.5s"},
-		{"wait past 20 s", Config{Queues: q, WaitTime: 21 * time.Second}, "wait time 21s"},
-		{"wait not under drain", Config{Queues: q, WaitTime: 10 * time.Second, DrainTimeout: 10 * time.Second}, "shorter than the drain"},
-		{"backoff max under base", Config{Queues: q, BackoffBase: time.Minute, BackoffMax: time.Second}, "backoff base"},
-		{"backoff past 12 h", Config{Queues: q, BackoffMax: 13 * time.Hour}, "backoff base"},
-		{"hung share above 1", Config{Queues: q, UnhealthyHungShare: 1.5}, "hung share"},
+		{"no queues", Config{}, "Queues", "no queues"},
+		{"no url", Config{Queues: []QueueConfig{{}}}, "Queues[0].URL", "empty"},
+		{"negative concurrency", Config{Queues: []QueueConfig{{URL: "u", Concurrency: -1}}}, "Queues[0].Concurrency", "-1"},
+		{"negative unconfirmed", Config{Queues: []QueueConfig{{URL: "u", MaxUnconfirmed: -1}}}, "Queues[0].MaxUnconfirmed", "-1"},
+		{"too many pollers", Config{Queues: []QueueConfig{{URL: "u", Pollers: 101}}}, "Queues[0].Pollers", "101"},
+		{"lease too short", Config{Queues: []QueueConfig{{URL: "u", Lease: time.Second}}}, "Queues[0].Lease", "1s"},
+		{"lease past 12 h", Config{Queues: []QueueConfig{{URL: "u", Lease: 13 * time.Hour}}}, "Queues[0].Lease", "13h"},
+		{"drain past ECS", Config{Queues: q, DrainTimeout: 2 * time.Minute}, "DrainTimeout", "2m0s"},
+		{"wait not whole seconds", Config{Queues: q, WaitTime: 1500 * time.Millisecond}, "WaitTime", "1.5s"},
+		{"wait past 20 s", Config{Queues: q, WaitTime: 21 * time.Second}, "WaitTime", "21s"},
+		{"wait not under the drain", Config{Queues: q, WaitTime: 10 * time.Second, DrainTimeout: 10 * time.Second}, "WaitTime", "shorter than the drain"},
+		{"backoff max under base", Config{Queues: q, BackoffBase: time.Minute, BackoffMax: time.Second}, "BackoffMax", "backoff base"},
+		{"backoff past 12 h", Config{Queues: q, BackoffMax: 13 * time.Hour}, "BackoffMax", "12h"},
+		{"hung share above 1", Config{Queues: q, UnhealthyHungShare: 1.5}, "UnhealthyHungShare", "1.5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.cfg.withDefaults()
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error = %v, want one containing %q", err, tt.want)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != tt.field || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want a ConfigError on %s containing %q", err, tt.field, tt.want)
 			}
 		})
 	}
 }
+
+func TestNew_RefusesAHandlerTimeoutThatCannotFitInTwelveHours(t *testing.T) {
+	mux := NewMux()
+	Handle(mux, func(context.Context, jobs.Ping) error { return nil }, Timeout(12*time.Hour))
+	_, err := New(nopSQS{}, mux, Config{Queues: []QueueConfig{{URL: "u"}}})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `"ping"`) {
+		t.Fatalf("New = %v, want a ConfigError naming the ping timeout", err)
+	}
+	mux = NewMux()
+	Handle(mux, func(context.Context, jobs.Ping) error { return nil }, Timeout(11*time.Hour))
+	if _, err := New(nopSQS{}, mux, Config{Queues: []QueueConfig{{URL: "u", Lease: 12*time.Hour - time.Minute}}}); err != nil {
+		t.Fatalf("New with an 11 h timeout and a lease of 12 h less a minute: %v", err)
+	}
+}
+
+// nopSQS is an SQSAPI that New only stores.
+type nopSQS struct{ SQSAPI }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
@@ -28,10 +29,13 @@ type Consumer struct {
 	slots  int          // all queues' concurrency, added up
 	hung   atomic.Int64 // handlers running past their deadline and grace
 	ran    atomic.Bool
+	// now is the clock of all visibility arithmetic; tests move it.
+	now func() time.Time
 }
 
 // New returns a Consumer that serves cfg.Queues to mux's handlers. It checks
-// cfg and fills in its defaults; it makes no SQS call and starts nothing.
+// cfg and fills in its defaults; it makes no SQS call and starts nothing. A
+// setting out of range is a *ConfigError naming its field.
 func New(client SQSAPI, mux *Mux, cfg Config) (*Consumer, error) {
 	if client == nil || mux == nil {
 		return nil, errors.New("consumer: New needs an SQS client and a Mux")
@@ -43,35 +47,35 @@ func New(client SQSAPI, mux *Mux, cfg Config) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{client: client, mux: mux, cfg: cfg}
+	if err := cfg.checkRoutes(mux); err != nil {
+		return nil, err
+	}
+	c := &Consumer{client: client, mux: mux, cfg: cfg, now: time.Now}
 	for _, q := range cfg.Queues {
 		c.slots += q.Concurrency
 	}
 	return c, nil
 }
 
-// Run serves jobs until ctx ends, then shuts down gracefully and returns
-// nil:
+// Run serves jobs until ctx ends, then shuts down (see shutdown) and
+// returns within DrainTimeout + ShutdownMargin: nil, or an error when SQS
+// did not confirm what became of some jobs (they will run again).
 //
-//  1. No new receive starts; a receive in flight is let finish (at most
-//     WaitTime) and its messages are handled like the others.
-//  2. Running jobs get until DrainTimeout after ctx ended to finish.
-//  3. The messages of jobs still running then are released (visible again
-//     at once, for another worker) and their handlers' contexts cancelled.
-//  4. Pending deletes and visibility changes are sent and confirmed.
-//  5. Handlers get HungGrace more to return; any still running are logged
-//     and left behind: Go cannot stop a goroutine that ignores its context.
-//
-// Every goroutine Run starts has ended when it returns, except such hung
-// handlers. Run returns an error without serving if a queue cannot be read
-// or has no dead-letter queue. A Consumer runs once.
+// Every goroutine Run starts has ended when it returns, except handlers
+// that ignore their cancelled context: Go cannot stop a goroutine. Run
+// returns an error without serving if a queue cannot be read or has no
+// dead-letter queue. A Consumer runs once.
 func (c *Consumer) Run(ctx context.Context) error {
 	if c.ran.Swap(true) {
 		return errors.New("consumer: Run called twice")
 	}
+	// Settling calls outlive ctx (deletes must go out during shutdown)
+	// until the shutdown runs out of time.
+	calls, stopCalls := context.WithCancel(context.Background())
+	defer stopCalls()
 	lanes := make([]*lane, len(c.cfg.Queues))
 	for i, q := range c.cfg.Queues {
-		l, err := c.newLane(ctx, q)
+		l, err := c.newLane(ctx, calls, q)
 		if err != nil {
 			return err
 		}
@@ -80,58 +84,34 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 	// Jobs keep ctx's values but not its cancellation: a shutdown gives them
 	// the drain timeout rather than cancelling them at once.
-	jobsCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelJobs()
-	stopBeats := make(chan struct{})
-	var pollers, background sync.WaitGroup
+	jobsCtx, cancelJobs := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelJobs(nil)
+	s := &stopping{lanes: lanes, cancelJobs: cancelJobs, stopCalls: stopCalls, stopBeats: make(chan struct{})}
 	for _, l := range lanes {
-		background.Go(l.deletes.run)
-		background.Go(l.changes.run)
-		background.Go(func() { l.beat.run(stopBeats) })
+		s.beats.Go(func() { l.beat.run(s.stopBeats) })
+		for range l.cfg.Concurrency {
+			l.workers.add()
+			go l.work(jobsCtx)
+		}
 		for range l.cfg.Pollers {
-			pollers.Go(func() { l.poll(ctx, jobsCtx) })
+			s.pollers.Go(func() { l.poll(ctx) })
 		}
 		l.log.Info("serving queue", "concurrency", l.cfg.Concurrency, "pollers", l.cfg.Pollers,
-			"lease_s", l.lease.Seconds(), "dead_letter_queue", l.dlqURL)
+			"max_unconfirmed", l.cfg.MaxUnconfirmed, "lease_s", l.lease.Seconds(),
+			"max_receive_count", l.maxReceives, "dead_letter_queue", l.dlqURL)
 	}
 	<-ctx.Done()
+	return c.shutdown(s)
+}
 
-	log := c.cfg.Logger
-	log.Info("shutting down: receiving no more jobs", "drain_timeout_s", c.cfg.DrainTimeout.Seconds())
-	drain, cancelDrain := context.WithTimeout(context.Background(), c.cfg.DrainTimeout)
-	defer cancelDrain()
-	pollers.Wait()
-	for _, l := range lanes {
-		if l.unsettle.wait(drain) != nil {
-			for _, m := range l.beat.tracked() {
-				l.finish(m, result{outcome: OutcomeReleased, err: errors.New("worker shutting down")})
-			}
-		}
-	}
-	cancelJobs()
-	confirm, cancelConfirm := context.WithTimeout(context.Background(), 2*callTimeout)
-	defer cancelConfirm()
-	for _, l := range lanes {
-		if err := l.unsettle.wait(confirm); err != nil {
-			log.Error("shutdown: SQS did not confirm every settled job", "queue", l.name, "error", err)
-		}
-	}
-	close(stopBeats)
-	for _, l := range lanes {
-		l.deletes.close()
-		l.changes.close()
-	}
-	background.Wait()
-
-	grace, cancelGrace := context.WithTimeout(context.Background(), c.cfg.HungGrace)
-	defer cancelGrace()
-	for _, l := range lanes {
-		if l.running.wait(grace) != nil {
-			log.Error("shutdown: handlers ignore their cancelled context; leaving them behind", "queue", l.name)
-		}
-	}
-	log.Info("shut down")
-	return nil
+// stopping is what shutdown stops.
+type stopping struct {
+	lanes      []*lane
+	pollers    sync.WaitGroup
+	beats      sync.WaitGroup
+	stopBeats  chan struct{}
+	cancelJobs context.CancelCauseFunc
+	stopCalls  context.CancelFunc
 }
 
 // Healthy returns an error when hung handlers hold more than
@@ -142,4 +122,13 @@ func (c *Consumer) Healthy() error {
 		return fmt.Errorf("%d of %d job slots are held by hung handlers", hung, c.slots)
 	}
 	return nil
+}
+
+// typeLabel is typ as a metric label: job types without a handler count
+// as "unknown", so a flood of made-up types cannot grow the label set.
+func (c *Consumer) typeLabel(typ string) string {
+	if _, ok := c.mux.routes[typ]; ok {
+		return typ
+	}
+	return "unknown"
 }

@@ -2,32 +2,42 @@ package consumer
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// heartbeat keeps a lane's unsettled messages invisible while they are
-// worked on: from its receive until it is settled, each message's
-// visibility is extended by one lease whenever less than half a lease is
-// left, in batches of up to 10, up to its job's deadline and grace and never
-// past SQS's 12 hours.
+// heartbeatCalls bounds a lane's extension calls in flight: a slow one
+// does not hold the others back, and a stalled endpoint is not flooded.
+const heartbeatCalls = 4
+
+// heartbeat keeps a lane's messages invisible from their receive until SQS
+// has confirmed what became of them: whenever less than renewBefore of a
+// message's visibility is left, it is extended by one lease, in batches of
+// up to 10 sent in parallel, up to its job's deadline and grace and never
+// past SQS's 12 hours. A message whose visibility runs out, or whose
+// extension SQS refuses for good, has lost its lease: its handler's context
+// is cancelled, since another worker may have the job.
 type heartbeat struct {
-	l    *lane
-	tick time.Duration
+	l           *lane
+	tick        time.Duration
+	renewBefore time.Duration
+	callTimeout time.Duration
+	calls       chan struct{} // one token per extension call in flight
+	wg          sync.WaitGroup
+
 	mu   sync.Mutex
 	msgs map[*message]struct{}
 }
 
 func newHeartbeat(l *lane) *heartbeat {
+	renew := l.firstLease / 2
 	return &heartbeat{
-		l:    l,
-		tick: min(max(l.lease/4, 100*time.Millisecond), 10*time.Second),
-		msgs: make(map[*message]struct{}),
+		l:           l,
+		tick:        min(max(renew/4, 50*time.Millisecond), time.Second),
+		renewBefore: renew,
+		callTimeout: min(renew/2, maxCallTimeout),
+		calls:       make(chan struct{}, heartbeatCalls),
+		msgs:        make(map[*message]struct{}),
 	}
 }
 
@@ -43,7 +53,7 @@ func (h *heartbeat) forget(m *message) {
 	h.mu.Unlock()
 }
 
-// tracked returns the messages not yet settled.
+// tracked returns the messages the heartbeat keeps invisible.
 func (h *heartbeat) tracked() []*message {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -54,75 +64,104 @@ func (h *heartbeat) tracked() []*message {
 	return out
 }
 
-// run beats every tick until stop is closed.
+// run beats every tick until stop is closed, then waits for its calls.
 func (h *heartbeat) run(stop <-chan struct{}) {
 	t := time.NewTicker(h.tick)
 	defer t.Stop()
+	defer h.wg.Wait()
 	for {
 		select {
 		case <-stop:
 			return
-		case now := <-t.C:
-			h.beat(now)
+		case <-t.C:
+			h.beat(h.l.c.now())
 		}
 	}
 }
 
-// beat extends every message due for it. Each due message stays locked
-// until its extension is answered, so settling it waits for the extension
-// and the settling change comes last.
+// beat sends the extensions due at now and settles the messages whose
+// lease ran out.
 func (h *heartbeat) beat(now time.Time) {
 	var (
-		batch []*message
-		secs  []int32
+		due  []*message
+		secs []int32
+		lost []*message
 	)
 	for _, m := range h.tracked() {
 		m.mu.Lock()
-		s, ok := extension(now, m.received, m.until, h.l.lease)
-		if m.settled || m.expires.Sub(now) >= h.l.lease/2 || !ok {
-			m.mu.Unlock()
-			continue
+		left := m.expires.Sub(now)
+		switch {
+		case left <= 0:
+			lost = append(lost, m)
+		case !m.extending && left < h.renewBefore:
+			if s, ok := extension(now, m.received, m.until, h.l.lease); ok {
+				m.extending = true
+				due, secs = append(due, m), append(secs, s)
+			}
 		}
-		batch, secs = append(batch, m), append(secs, s)
-		if len(batch) == maxBatch {
-			h.extend(now, batch, secs)
-			batch, secs = batch[:0], secs[:0]
-		}
+		m.mu.Unlock()
 	}
-	if len(batch) > 0 {
-		h.extend(now, batch, secs)
+	for _, m := range lost {
+		h.l.leaseLost(m, "visibility ran out before it was extended")
+	}
+	for len(due) > 0 {
+		n := min(len(due), maxBatch)
+		select {
+		case h.calls <- struct{}{}:
+			h.wg.Add(1)
+			go h.extend(now, due[:n:n], secs[:n:n])
+		default: // every call slot busy: try again on the next tick
+			for _, m := range due[:n] {
+				h.unmark(m)
+			}
+		}
+		due, secs = due[n:], secs[n:]
 	}
 }
 
-// extend sends one batch of extensions and unlocks its messages.
-func (h *heartbeat) extend(now time.Time, batch []*message, secs []int32) {
-	entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(batch))
+// extend sends one batch of extensions and records what SQS answered.
+func (h *heartbeat) extend(sent time.Time, batch []*message, secs []int32) {
+	defer func() { <-h.calls; h.wg.Done() }()
+	acks := make([]ack, len(batch))
 	for i, m := range batch {
-		entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
-			Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.msg.ReceiptHandle, VisibilityTimeout: secs[i],
-		}
+		acks[i] = ack{handle: receiptHandle(m), visibility: secs[i]}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), min(callTimeout, h.l.lease/2))
-	out, err := h.l.c.client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{
-		QueueUrl: aws.String(h.l.url), Entries: entries,
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), h.callTimeout)
+	failed, err := visibilityBatch(h.l.c.client, h.l.url)(ctx, acks)
 	cancel()
-	failed := make(map[int]entryError)
+	bad := make(map[int]entryError, len(failed))
 	if err != nil {
 		h.l.log.Warn("heartbeat failed; retrying on the next tick", "messages", len(batch), "error", err)
 		for i := range batch {
-			failed[i] = entryError{}
-		}
-	} else {
-		for _, f := range batchFailures(out.Failed, len(batch)) {
-			failed[f.index] = f
-			h.l.log.Warn("heartbeat entry failed", "job_id", batch[f.index].delivery.ID, "code", f.code, "error", f.msg)
+			bad[i] = entryError{index: i, msg: err.Error()}
 		}
 	}
+	for _, f := range failed {
+		bad[f.index] = f
+	}
 	for i, m := range batch {
-		if _, bad := failed[i]; !bad {
-			m.expires = now.Add(time.Duration(secs[i]) * time.Second)
+		f, failed := bad[i]
+		if !failed {
+			m.mu.Lock()
+			m.expires = sent.Add(time.Duration(secs[i]) * time.Second)
+			m.mu.Unlock()
 		}
-		m.mu.Unlock()
+		h.unmark(m)
+		if failed && f.senderFault {
+			h.l.leaseLost(m, "SQS refused to extend its visibility: "+f.code+" "+f.msg)
+		}
+	}
+}
+
+// unmark ends m's extension and sends the settling change that waited for
+// it, if any.
+func (h *heartbeat) unmark(m *message) {
+	m.mu.Lock()
+	m.extending = false
+	p := m.pending
+	m.pending = nil
+	m.mu.Unlock()
+	if p != nil {
+		h.l.changes.add(*p)
 	}
 }

@@ -203,3 +203,23 @@ func receiveNone(t *testing.T, client *sqs.Client, queueURL string, d time.Durat
 }
 
 var errBoom = errors.New("boom")
+
+// delay is an sqs.Options func that holds every call of operation op for
+// d before it goes out to the emulator: a slow SQS, injected.
+func delay(op string, d time.Duration) func(*sqs.Options) {
+	return func(o *sqs.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("delay"+op,
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					if middleware.GetOperationName(ctx) == op {
+						select {
+						case <-time.After(d):
+						case <-ctx.Done():
+							return middleware.InitializeOutput{}, middleware.Metadata{}, ctx.Err()
+						}
+					}
+					return next.HandleInitialize(ctx, in)
+				}), middleware.Before)
+		})
+	}
+}

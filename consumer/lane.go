@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,27 +16,44 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// lane serves one queue: its pollers, slots, heartbeat and batched
+// lane serves one queue: its pollers, handler slots, heartbeat and batched
 // settling calls.
 type lane struct {
-	c        *Consumer
-	name     string
-	url      string
-	dlqURL   string
-	cfg      QueueConfig
-	lease    time.Duration
-	slots    *slots
-	deletes  *batcher
-	changes  *batcher
-	beat     *heartbeat
-	unsettle *pending // messages received and not yet settled with SQS
-	running  *pending // goroutines running handlers
-	log      *slog.Logger
+	c      *Consumer
+	name   string
+	url    string
+	dlqURL string
+	cfg    QueueConfig
+	// maxReceives is the redrive policy's maxReceiveCount; 0 if unknown.
+	maxReceives int
+	lease       time.Duration
+	firstLease  time.Duration
+	callTimeout time.Duration // settling calls
+	batch       int           // messages one receive asks for
+
+	// credits bounds the messages held between receive and the return of
+	// their handler: Concurrency running plus what pollers received ahead.
+	credits *slots
+	ready   chan *message // received, waiting for a worker
+	deletes *batcher      // at most MaxUnconfirmed entries
+	changes *batcher
+	beat    *heartbeat
+	held    *pending // messages received and not yet settled with SQS
+	workers *pending // workers not yet returned
+	// draining is closed when the drain timeout has passed: workers then
+	// release what they take from ready instead of running it.
+	draining chan struct{}
+	// undead remembers messages whose copy to the DLQ failed, so that they
+	// wait for redrive instead of reaching their handler again.
+	undead *undeadSet
+	// unconfirmed counts settling calls SQS did not confirm.
+	unconfirmed atomic.Int64
+	log         *slog.Logger
 }
 
 // newLane reads the queue's attributes: its visibility timeout (the default
 // lease) and its redrive policy (where permanent failures go).
-func (c *Consumer) newLane(ctx context.Context, q QueueConfig) (*lane, error) {
+func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueConfig) (*lane, error) {
 	name := q.URL[strings.LastIndexByte(q.URL, '/')+1:]
 	out, err := c.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       aws.String(q.URL),
@@ -50,101 +68,100 @@ func (c *Consumer) newLane(ctx context.Context, q QueueConfig) (*lane, error) {
 		if err != nil {
 			return nil, fmt.Errorf("consumer: queue %s: visibility timeout: %w", name, err)
 		}
-		lease = max(time.Duration(secs)*time.Second, minLease)
+		lease = max(time.Duration(secs)*time.Second, MinLease)
+	}
+	policy, err := parseRedrivePolicy(out.Attributes[string(types.QueueAttributeNameRedrivePolicy)])
+	if err != nil && q.DeadLetterURL == "" {
+		return nil, fmt.Errorf("consumer: queue %s: %w", name, err)
 	}
 	dlqURL := q.DeadLetterURL
 	if dlqURL == "" {
-		dlqURL, err = c.deadLetterURL(ctx, out.Attributes[string(types.QueueAttributeNameRedrivePolicy)])
-		if err != nil {
-			return nil, fmt.Errorf("consumer: queue %s: %w", name, err)
+		if dlqURL, err = c.queueURL(ctx, policy.target); err != nil {
+			return nil, fmt.Errorf("consumer: queue %s: dead-letter queue: %w", name, err)
 		}
 	}
+	ahead := min(maxBatch*q.Pollers, q.Concurrency)
 	l := &lane{
-		c:        c,
-		name:     name,
-		url:      q.URL,
-		dlqURL:   dlqURL,
-		cfg:      q,
-		lease:    lease,
-		slots:    newSlots(q.Concurrency),
-		unsettle: newPending(),
-		running:  newPending(),
-		log:      c.cfg.Logger.With("queue", name),
+		c:           c,
+		name:        name,
+		url:         q.URL,
+		dlqURL:      dlqURL,
+		cfg:         q,
+		maxReceives: policy.maxReceiveCount,
+		lease:       lease,
+		firstLease:  min(lease, FirstLease),
+		callTimeout: min(maxCallTimeout, lease*3/4),
+		batch:       min(maxBatch, ahead),
+		credits:     newSlots(q.Concurrency + ahead),
+		ready:       make(chan *message, q.Concurrency+ahead),
+		held:        newPending(),
+		workers:     newPending(),
+		draining:    make(chan struct{}),
+		undead:      newUndeadSet(),
+		log:         c.cfg.Logger.With("queue", name),
 	}
-	parallel := max(2, q.Pollers)
-	l.deletes = newBatcher("DeleteMessageBatch", deleteBatch(c.client, q.URL), parallel, l.log)
-	l.changes = newBatcher("ChangeMessageVisibilityBatch", visibilityBatch(c.client, q.URL), parallel, l.log)
+	l.deletes = newBatcher(stop, "DeleteMessageBatch", deleteBatch(c.client, q.URL), settleCalls(q), q.MaxUnconfirmed, l.callTimeout, l.log)
+	l.changes = newBatcher(stop, "ChangeMessageVisibilityBatch", visibilityBatch(c.client, q.URL), settleCalls(q), 0, l.callTimeout, l.log)
 	l.beat = newHeartbeat(l)
 	return l, nil
 }
 
-// deadLetterURL finds the DLQ named by a queue's RedrivePolicy.
-func (c *Consumer) deadLetterURL(ctx context.Context, policy string) (string, error) {
-	if policy == "" {
-		return "", errors.New("no redrive policy, so no dead-letter queue for permanent failures (run `busywork bootstrap`, or set the DLQ URL)")
+// settleCalls is how many batch calls of one kind a lane keeps in flight.
+func settleCalls(q QueueConfig) int { return max(2, q.Pollers) }
+
+// redrivePolicy is the part of a queue's RedrivePolicy the consumer uses.
+type redrivePolicy struct {
+	target          string // the DLQ's ARN
+	maxReceiveCount int
+}
+
+// parseRedrivePolicy reads a RedrivePolicy attribute. SQS writes
+// maxReceiveCount as a number; some emulators keep the string they were
+// given, so both are read.
+func parseRedrivePolicy(s string) (redrivePolicy, error) {
+	if s == "" {
+		return redrivePolicy{}, errors.New("no redrive policy, so no dead-letter queue for permanent failures (run `busywork bootstrap`, or set the DLQ URL)")
 	}
 	var p struct {
-		TargetARN string `json:"deadLetterTargetArn"`
+		TargetARN string          `json:"deadLetterTargetArn"`
+		Max       json.RawMessage `json:"maxReceiveCount"`
 	}
-	if err := json.Unmarshal([]byte(policy), &p); err != nil {
-		return "", fmt.Errorf("redrive policy %q: %w", policy, err)
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return redrivePolicy{}, fmt.Errorf("redrive policy %q: %w", s, err)
 	}
+	n, err := strconv.Atoi(strings.Trim(string(p.Max), `"`))
+	if err != nil || n < 1 {
+		return redrivePolicy{}, fmt.Errorf("redrive policy %q: maxReceiveCount is not a positive whole number", s)
+	}
+	return redrivePolicy{target: p.TargetARN, maxReceiveCount: n}, nil
+}
+
+// queueURL looks up the URL of the queue with the given ARN.
+func (c *Consumer) queueURL(ctx context.Context, arn string) (string, error) {
 	// arn:aws:sqs:REGION:ACCOUNT:NAME
-	parts := strings.Split(p.TargetARN, ":")
+	parts := strings.Split(arn, ":")
 	if len(parts) != 6 || parts[2] != "sqs" {
-		return "", fmt.Errorf("redrive policy: %q is not an SQS queue ARN", p.TargetARN)
+		return "", fmt.Errorf("%q is not an SQS queue ARN", arn)
 	}
 	out, err := c.client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(parts[5]), QueueOwnerAWSAccountId: aws.String(parts[4])})
 	if err != nil {
-		return "", fmt.Errorf("dead-letter queue %s: %w", parts[5], err)
+		return "", fmt.Errorf("%s: %w", parts[5], err)
 	}
 	return aws.ToString(out.QueueUrl), nil
 }
 
-// poll receives messages while ctx lasts, never more than there are free
-// slots, and starts a handler for each. A receive in flight when ctx ends is
-// let finish, and what it brings is handled, so no message is stranded
-// invisible (aws-sdk-go-v2 issue 2068).
-func (l *lane) poll(ctx, jobsCtx context.Context) {
-	failures := 0
-	for ctx.Err() == nil {
-		n, err := l.slots.acquire(ctx, maxBatch)
-		if err != nil {
-			return
-		}
-		msgs, err := l.receive(context.WithoutCancel(ctx), n)
-		l.slots.release(n - len(msgs))
-		if err != nil {
-			failures++
-			wait := Backoff(failures, time.Second, 30*time.Second, nil)
-			l.log.Error("receive failed", "error", err, "retry_in_ms", wait.Milliseconds())
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return
-			}
-			continue
-		}
-		failures = 0
-		for _, msg := range msgs {
-			l.start(jobsCtx, msg)
-		}
-	}
+// remaining returns how long m may still stay invisible: what is left of
+// SQS's 12 hours since its receive, in whole seconds.
+func (l *lane) remaining(m *message) time.Duration {
+	left := m.received.Add(maxVisibility).Sub(l.c.now())
+	return max(left.Truncate(time.Second), 0)
 }
 
-func (l *lane) receive(ctx context.Context, n int) ([]types.Message, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.c.cfg.WaitTime+callTimeout)
-	defer cancel()
-	out, err := l.c.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(l.url),
-		MaxNumberOfMessages:         int32(n),
-		WaitTimeSeconds:             int32(l.c.cfg.WaitTime / time.Second),
-		VisibilityTimeout:           visibilitySeconds(l.lease),
-		MessageAttributeNames:       []string{"All"},
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out.Messages, nil
+// visibility returns the visibility timeout, in seconds, that sets m
+// invisible for d: rounded up to whole seconds, but never past what is left
+// of its 12 hours, which SQS would refuse.
+func (l *lane) visibility(m *message, d time.Duration) int32 {
+	return min(visibilitySeconds(d), visibilitySeconds(l.remaining(m)))
 }
+
+func receiptHandle(m *message) string { return aws.ToString(m.msg.ReceiptHandle) }

@@ -1,8 +1,9 @@
 package consumer
 
 import (
+	"context"
+	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -15,40 +16,69 @@ const (
 	OutcomeDeadLettered = "dead_lettered" // failed permanently; moved to the DLQ
 	OutcomeReleased     = "released"      // unfinished at shutdown; visible again at once
 	OutcomeHung         = "hung"          // handler ignored cancellation; given back for retry
+	OutcomeLeaseLost    = "lease_lost"    // visibility ran out or could not be extended; another worker may have it
+)
+
+// Causes of a handler's cancelled context, for context.Cause.
+var (
+	// ErrLeaseLost: the job's message could not be kept invisible, so
+	// another worker may be running the same job.
+	ErrLeaseLost = errors.New("consumer: lease on the message lost")
+	// ErrShuttingDown: the drain timeout passed during a shutdown.
+	ErrShuttingDown = errors.New("consumer: worker shutting down")
+)
+
+// state is where a message is between its receive and SQS's confirmation
+// of what became of it.
+type state int
+
+const (
+	stateQueued   state = iota // received, waiting for a worker
+	stateRunning               // its handler runs
+	stateDeleting              // a delete is queued or in flight; still heartbeated
+	stateChanging              // a settling visibility change is queued; no longer heartbeated
+	stateDone                  // SQS confirmed, or the lease was lost
 )
 
 // message is one received SQS message, from receive until SQS has
 // confirmed what became of it. It is settled exactly once: by its handler's
-// result, by the hung-handler watchdog, or by shutdown, whichever comes
-// first; the others then find it settled and do nothing.
+// result, by the hung-handler watchdog, by a lost lease, or by shutdown,
+// whichever comes first; the others then find it settled and do nothing.
+// Its lock is never held across an SQS call.
 type message struct {
 	msg      types.Message
 	delivery Delivery
+	// received is when the receive that brought it was sent: SQS's 12
+	// hours run from no later than that.
 	received time.Time
 	// malformed is why the body has no job type, if it has none.
 	malformed error
 
-	// mu guards the fields below. The heartbeat holds it while its
-	// visibility change is in flight, so the change that settles a message
-	// (a backoff, a release) is always the last one SQS sees.
-	mu      sync.Mutex
-	settled bool
-	expires time.Time // when the visibility we last set runs out
-	until   time.Time // the heartbeat extends visibility up to here
-
-	// refs counts what still holds the message's slot: the handler
-	// goroutine and the settling SQS call. The slot is free at zero.
-	refs atomic.Int32
+	mu    sync.Mutex
+	state state
+	// expires is when the visibility last confirmed runs out.
+	expires time.Time
+	// until is how far the heartbeat may extend it: the job's deadline and
+	// grace once its handler runs.
+	until time.Time
+	// extending is set while a heartbeat extension is in flight; a
+	// settling visibility change waits in pending until it is answered, so
+	// that the settling change is the last one SQS sees.
+	extending bool
+	pending   *ack
+	// cancel ends the handler's context while it runs.
+	cancel context.CancelCauseFunc
 }
 
-// settle marks m settled and reports whether this call did it.
-func (m *message) settle() bool {
+// settle moves m from queued or running to next and reports whether this
+// call did it; a message is settled once.
+func (m *message) settle(next state) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.settled {
+	if m.state >= stateDeleting {
 		return false
 	}
-	m.settled = true
+	m.state = next
 	return true
 }
 

@@ -19,16 +19,21 @@ type Metrics struct {
 	deadLettered *prometheus.CounterVec
 	hung         *prometheus.GaugeVec
 	requests     *prometheus.CounterVec
+	dlqFailures  *prometheus.CounterVec
 }
 
 // NewMetrics creates the consumer's metrics and registers them with reg:
 //
 //	busywork_jobs_total{queue,type,outcome}            jobs finished, by outcome
 //	busywork_job_duration_seconds{queue,type}          handler run time
-//	busywork_jobs_in_flight{queue}                     jobs holding a slot
+//	busywork_jobs_in_flight{queue}                     messages received and not yet settled with SQS
 //	busywork_jobs_dead_lettered_total{queue,type}      jobs sent to the DLQ
+//	busywork_dead_letter_failures_total{queue,type}    copies to the DLQ that failed
 //	busywork_handlers_hung{queue}                      handlers past deadline and grace
 //	busywork_sqs_requests_total{operation}             SQS API requests (see InstrumentSQS)
+//
+// The type label is "unknown" for job types without a handler, so made-up
+// types cannot grow the set of series.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -47,11 +52,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		hung: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "busywork_handlers_hung", Help: "Handlers still running past their deadline and grace.",
 		}, []string{"queue"}),
+		dlqFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "busywork_dead_letter_failures_total", Help: "Jobs that failed for good whose copy to the dead-letter queue failed; they wait for the redrive policy.",
+		}, []string{"queue", "type"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "busywork_sqs_requests_total", Help: "SQS API requests sent, retries included, by operation.",
 		}, []string{"operation"}),
 	}
-	reg.MustRegister(m.jobs, m.duration, m.inFlight, m.deadLettered, m.hung, m.requests)
+	reg.MustRegister(m.jobs, m.duration, m.inFlight, m.deadLettered, m.dlqFailures, m.hung, m.requests)
 	return m
 }
 
@@ -90,6 +98,12 @@ func (m *Metrics) inFlightAdd(queue string, n int) {
 func (m *Metrics) deadLetter(queue, typ string) {
 	if m != nil {
 		m.deadLettered.WithLabelValues(queue, typ).Inc()
+	}
+}
+
+func (m *Metrics) deadLetterFailed(queue, typ string) {
+	if m != nil {
+		m.dlqFailures.WithLabelValues(queue, typ).Inc()
 	}
 }
 

@@ -113,6 +113,16 @@ type Delivery struct {
 	MessageID string
 	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first try.
 	ReceiveCount int
+	// MaxReceiveCount is the queue's redrive policy's maxReceiveCount: a
+	// job that fails on that receive goes to the DLQ. 0 if unknown.
+	MaxReceiveCount int
+}
+
+// LastTry reports whether a failure of this delivery sends the job to the
+// dead-letter queue: its receive count reached the redrive policy's
+// maxReceiveCount.
+func (d Delivery) LastTry() bool {
+	return d.MaxReceiveCount > 0 && d.ReceiveCount >= d.MaxReceiveCount
 }
 
 type deliveryKey struct{}

@@ -6,8 +6,7 @@ import (
 )
 
 // slots is a counting semaphore that hands out several slots at once: a
-// poller takes as many free slots as one receive can fill, so it never asks
-// SQS for a message it has no slot to run.
+// poller takes room for a whole batch before it receives one.
 type slots struct {
 	mu    sync.Mutex
 	free  int
@@ -18,23 +17,22 @@ func newSlots(n int) *slots {
 	return &slots{free: n, freed: make(chan struct{})}
 }
 
-// acquire waits until at least one slot is free, then takes up to max of
-// them. It returns 0 and ctx's error when ctx ends first.
-func (s *slots) acquire(ctx context.Context, max int) (int, error) {
+// acquire waits until n slots are free and takes them. It returns ctx's
+// error when ctx ends first.
+func (s *slots) acquire(ctx context.Context, n int) error {
 	for {
 		s.mu.Lock()
-		if s.free > 0 {
-			n := min(s.free, max)
+		if s.free >= n {
 			s.free -= n
 			s.mu.Unlock()
-			return n, nil
+			return nil
 		}
 		freed := s.freed
 		s.mu.Unlock()
 		select {
 		case <-freed:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }
@@ -81,6 +79,13 @@ func (p *pending) done() {
 		close(p.zero)
 	}
 	p.mu.Unlock()
+}
+
+// count returns how much is outstanding.
+func (p *pending) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
 }
 
 // wait returns nil once nothing is outstanding, or ctx's error.
