@@ -211,7 +211,8 @@ func TestMicroBatching_50ConcurrentSendsShareBatchCallsOnSQS(t *testing.T) {
 	counts := map[string]*atomic.Int64{"SendMessage": {}, "SendMessageBatch": {}}
 	client := testenv.SQS(t, countCalls(counts))
 	queue, _ := testenv.NewQueue(t, client, testenv.QueueOptions{NoDLQ: true})
-	p := producer.New(client, queue, producer.WithBatching(20*time.Millisecond))
+	p := producer.New(client, queue, producer.WithTimeout(30*time.Second), producer.WithBatching(20*time.Millisecond))
+	producer.ManualBatchWindows(p) // no window ends: only full batches go
 
 	ids := make([]string, 50)
 	var wg sync.WaitGroup
@@ -226,9 +227,8 @@ func TestMicroBatching_50ConcurrentSendsShareBatchCallsOnSQS(t *testing.T) {
 	}
 	wg.Wait()
 	batches, singles := counts["SendMessageBatch"].Load(), counts["SendMessage"].Load()
-	t.Logf("50 Sends made %d SendMessageBatch calls", batches)
-	if batches > 15 || singles != 0 {
-		t.Errorf("%d SendMessageBatch and %d SendMessage calls for 50 Sends, want at most 15 and 0", batches, singles)
+	if batches != 5 || singles != 0 {
+		t.Errorf("%d SendMessageBatch and %d SendMessage calls for 50 Sends, want 5 and 0", batches, singles)
 	}
 	bodyByID := map[string]string{}
 	for _, m := range testenv.ReceiveAll(t.Context(), t, client, queue, 50, 10*time.Second) {
@@ -244,7 +244,8 @@ func TestMicroBatching_50ConcurrentSendsShareBatchCallsOnSQS(t *testing.T) {
 func TestMicroBatching_InjectedFailedEntryReachesExactlyItsSend(t *testing.T) {
 	client := testenv.SQS(t, failEntries("victim"))
 	queue, _ := testenv.NewQueue(t, client, testenv.QueueOptions{NoDLQ: true})
-	p := producer.New(client, queue, producer.WithBatching(20*time.Millisecond))
+	p := producer.New(client, queue, producer.WithTimeout(30*time.Second), producer.WithBatching(20*time.Millisecond))
+	producer.ManualBatchWindows(p) // no window ends: the 30 go as 3 full batches
 
 	errs := make([]error, 30)
 	ids := make([]string, 30)
