@@ -133,10 +133,13 @@ func TestSend_DelayKeepsTheMessageInvisibleUntilDue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Messages) != 0 {
-		t.Fatalf("a 2s-delayed message was visible after %v", time.Since(sent))
+	// SQS took the message after sent, so a message received less than 2 s
+	// after sent came early; a slow machine may reach this receive only
+	// once the message is due.
+	msgs := out.Messages
+	if len(msgs) == 0 {
+		msgs = testenv.ReceiveAll(t.Context(), t, client, queue, 1, 10*time.Second)
 	}
-	msgs := testenv.ReceiveAll(t.Context(), t, client, queue, 1, 10*time.Second)
 	if took := time.Since(sent); took < 2*time.Second {
 		t.Errorf("the message arrived %v after Send, before its 2s delay", took)
 	}

@@ -75,15 +75,11 @@ func TestWorker_HandlesAJobFromSendServesAdminAndStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("/metrics does not count the succeeded ping:\n%s", grep(metrics, "busywork_jobs_total"))
 	}
 
-	start := time.Now()
 	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := w.wait(t, drainTimeout+5*time.Second); code != 0 {
+	if code := w.wait(t); code != 0 {
 		t.Fatalf("worker exited %d after SIGTERM, want 0; log:\n%s", code, w.text())
-	}
-	if d := time.Since(start); d > drainTimeout {
-		t.Errorf("worker took %v to stop, more than the drain timeout %v", d, drainTimeout)
 	}
 	w.await(t, "the shutdown line", func(l logLine) bool { return l["msg"] == "shut down" })
 }
@@ -231,13 +227,18 @@ func (w *worker) await(t *testing.T, what string, match func(logLine) bool) logL
 	}
 }
 
-// wait waits up to timeout for the worker to exit and returns its status.
-func (w *worker) wait(t *testing.T, timeout time.Duration) int {
+// stopHang is how long a stopping worker may run before the test calls it
+// hung: a hang detector far above any drain, not a speed requirement.
+const stopHang = time.Minute
+
+// wait waits for the worker to exit and returns its status, failing the
+// test if it is still running after stopHang.
+func (w *worker) wait(t *testing.T) int {
 	t.Helper()
 	select {
 	case <-w.done:
-	case <-time.After(timeout):
-		t.Fatalf("worker still running %v after SIGTERM; log:\n%s", timeout, w.text())
+	case <-time.After(stopHang):
+		t.Fatalf("worker still running %v after SIGTERM; log:\n%s", stopHang, w.text())
 	}
 	var exit *exec.ExitError
 	if err := w.cmd.Wait(); err != nil && !errors.As(err, &exit) {
