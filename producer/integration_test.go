@@ -78,10 +78,6 @@ func failEntries(marker string) func(*sqs.Options) {
 	}
 }
 
-func attr(m types.Message, name string) string {
-	return aws.ToString(m.MessageAttributes[name].StringValue)
-}
-
 func TestSend_DeliversBodyAndAttributesToSQS(t *testing.T) {
 	client := testenv.SQS(t)
 	queue, _ := testenv.NewQueue(t, client, testenv.QueueOptions{NoDLQ: true})
@@ -105,15 +101,15 @@ func TestSend_DeliversBodyAndAttributesToSQS(t *testing.T) {
 			t.Errorf("attribute %s has data type %q, want String", name, aws.ToString(a.DataType))
 		}
 	}
-	if attr(m, jobs.AttrJobType) != "magic_link" || attr(m, jobs.AttrJobID) != id {
-		t.Errorf("job_type %q, job_id %q; want magic_link and %q", attr(m, jobs.AttrJobType), attr(m, jobs.AttrJobID), id)
+	if testenv.Attr(m, jobs.AttrJobType) != "magic_link" || testenv.Attr(m, jobs.AttrJobID) != id {
+		t.Errorf("job_type %q, job_id %q; want magic_link and %q", testenv.Attr(m, jobs.AttrJobType), testenv.Attr(m, jobs.AttrJobID), id)
 	}
-	at, err := time.Parse(time.RFC3339Nano, attr(m, jobs.AttrEnqueuedAt))
+	at, err := time.Parse(time.RFC3339Nano, testenv.Attr(m, jobs.AttrEnqueuedAt))
 	if err != nil || at.Before(before.Add(-time.Second)) || at.After(time.Now()) {
-		t.Errorf("enqueued_at %q: %v", attr(m, jobs.AttrEnqueuedAt), err)
+		t.Errorf("enqueued_at %q: %v", testenv.Attr(m, jobs.AttrEnqueuedAt), err)
 	}
-	if !jobs.Verify(key, []byte(aws.ToString(m.Body)), attr(m, jobs.AttrSignature)) {
-		t.Errorf("signature %q does not verify the received body", attr(m, jobs.AttrSignature))
+	if !jobs.Verify(key, []byte(aws.ToString(m.Body)), testenv.Attr(m, jobs.AttrSignature)) {
+		t.Errorf("signature %q does not verify the received body", testenv.Attr(m, jobs.AttrSignature))
 	}
 	if len(m.MessageAttributes) != 4 {
 		t.Errorf("%d message attributes, want 4", len(m.MessageAttributes))
@@ -163,7 +159,7 @@ func TestSendBatch_Delivers25JobsWithDistinctIDsInOrder(t *testing.T) {
 	}
 	bodyByID := map[string]string{}
 	for _, m := range testenv.ReceiveAll(t.Context(), t, client, queue, 25, 10*time.Second) {
-		bodyByID[attr(m, jobs.AttrJobID)] = aws.ToString(m.Body)
+		bodyByID[testenv.Attr(m, jobs.AttrJobID)] = aws.ToString(m.Body)
 	}
 	if len(bodyByID) != 25 {
 		t.Fatalf("%d distinct job ids received, want 25", len(bodyByID))
@@ -204,7 +200,7 @@ func TestSendBatch_EntrySQSRefusesFailsOnlyItsOwnJob(t *testing.T) {
 		}
 	}
 	for _, m := range testenv.ReceiveAll(t.Context(), t, client, queue, 11, 10*time.Second) {
-		if attr(m, jobs.AttrJobID) == results[3].JobID {
+		if testenv.Attr(m, jobs.AttrJobID) == results[3].JobID {
 			t.Error("the refused job arrived")
 		}
 	}
@@ -235,7 +231,7 @@ func TestMicroBatching_50ConcurrentSendsShareBatchCallsOnSQS(t *testing.T) {
 	}
 	bodyByID := map[string]string{}
 	for _, m := range testenv.ReceiveAll(t.Context(), t, client, queue, 50, 10*time.Second) {
-		bodyByID[attr(m, jobs.AttrJobID)] = aws.ToString(m.Body)
+		bodyByID[testenv.Attr(m, jobs.AttrJobID)] = aws.ToString(m.Body)
 	}
 	for i, id := range ids {
 		if want := fmt.Sprintf(`{"type":"ping","message":"send %d"}`, i); bodyByID[id] != want {
