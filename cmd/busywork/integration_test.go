@@ -137,11 +137,11 @@ func deleteQueuesAndTable(t *testing.T, queues []string, table string) {
 	}
 }
 
-// logLine is one JSON log line of the worker.
+// logLine is one JSON log line of a command.
 type logLine map[string]any
 
-// worker is a running worker process whose stderr log is collected.
-type worker struct {
+// process is a running busywork command whose stderr log is collected.
+type process struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when its stderr is read to the end
 	mu      sync.Mutex
@@ -150,9 +150,18 @@ type worker struct {
 	changed chan struct{} // signalled when a line arrives
 }
 
-func startWorker(t *testing.T, env []string) *worker {
+// startWorker starts `busywork worker` with the test's environment plus
+// env.
+func startWorker(t *testing.T, env []string) *process {
 	t.Helper()
-	cmd := exec.Command(busywork, "worker")
+	return startBusywork(t, env, "worker")
+}
+
+// startBusywork starts the binary with args and the test's environment
+// plus env, and collects its log; the test's end kills it if it still runs.
+func startBusywork(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(busywork, args...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -161,7 +170,7 @@ func startWorker(t *testing.T, env []string) *worker {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{cmd: cmd, done: make(chan struct{}), changed: make(chan struct{}, 1)}
+	w := &process{cmd: cmd, done: make(chan struct{}), changed: make(chan struct{}, 1)}
 	go w.read(stderr)
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil { // still running: the test failed early
@@ -173,7 +182,7 @@ func startWorker(t *testing.T, env []string) *worker {
 	return w
 }
 
-func (w *worker) read(r io.Reader) {
+func (w *process) read(r io.Reader) {
 	defer close(w.done)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -193,7 +202,7 @@ func (w *worker) read(r io.Reader) {
 	}
 }
 
-func (w *worker) text() string {
+func (w *process) text() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return strings.Join(w.raw, "\n")
@@ -201,7 +210,7 @@ func (w *worker) text() string {
 
 // await returns the first log line that match accepts, failing the test
 // after 20 s or when the log ends without one.
-func (w *worker) await(t *testing.T, what string, match func(logLine) bool) logLine {
+func (w *process) await(t *testing.T, what string, match func(logLine) bool) logLine {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
@@ -219,26 +228,26 @@ func (w *worker) await(t *testing.T, what string, match func(logLine) bool) logL
 			select {
 			case <-w.changed: // lines that arrived before the end
 			default:
-				t.Fatalf("worker log ended without %s:\n%s", what, w.text())
+				t.Fatalf("log ended without %s:\n%s", what, w.text())
 			}
 		case <-timeout:
-			t.Fatalf("no %s in the worker log within 20s:\n%s", what, w.text())
+			t.Fatalf("no %s in the log within 20s:\n%s", what, w.text())
 		}
 	}
 }
 
-// stopHang is how long a stopping worker may run before the test calls it
-// hung: a hang detector far above any drain, not a speed requirement.
+// stopHang is how long a stopping command may run before the test calls
+// it hung: a hang detector far above any drain, not a speed requirement.
 const stopHang = time.Minute
 
-// wait waits for the worker to exit and returns its status, failing the
+// wait waits for the command to exit and returns its status, failing the
 // test if it is still running after stopHang.
-func (w *worker) wait(t *testing.T) int {
+func (w *process) wait(t *testing.T) int {
 	t.Helper()
 	select {
 	case <-w.done:
 	case <-time.After(stopHang):
-		t.Fatalf("worker still running %v after SIGTERM; log:\n%s", stopHang, w.text())
+		t.Fatalf("still running %v after SIGTERM; log:\n%s", stopHang, w.text())
 	}
 	var exit *exec.ExitError
 	if err := w.cmd.Wait(); err != nil && !errors.As(err, &exit) {
