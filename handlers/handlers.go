@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/jobs"
 )
 
 // Deps are what the handlers need from the outside: clients, stores and
@@ -38,8 +39,9 @@ func (d Deps) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// PingTimeout is how long a ping job may run.
-const PingTimeout = 5 * time.Second
+// PingTimeout is how long a ping job may run: its longest work
+// (jobs.MaxPingWorkMS) and 5 s more.
+const PingTimeout = jobs.MaxPingWorkMS*time.Millisecond + 5*time.Second
 
 // Register registers the package's handlers on mux, built from deps. A
 // handler whose dependencies deps lacks (magic_link needs Store and Mail)

@@ -80,22 +80,39 @@ func (j DispatchTickets) Validate() error {
 	return validateID("order_id", j.OrderID)
 }
 
+// MaxPingWorkMS is the longest a ping job may ask the worker to wait, in
+// milliseconds.
+const MaxPingWorkMS = 60_000
+
 // Ping is a job the worker only logs. Use it to smoke-test a deployment:
 //
 //	busywork send ping '{"message":"hello"}'
+//
+// WorkMS makes the worker wait that many milliseconds before it logs, so a
+// load test can run jobs of a realistic duration:
+//
+//	busywork send ping '{"message":"load","work_ms":100}'
 type Ping struct {
 	Message string `json:"message,omitempty"`
+	// WorkMS is how long the handler waits before it logs, 0 to
+	// MaxPingWorkMS milliseconds.
+	WorkMS int `json:"work_ms,omitempty"`
 }
 
 // Type returns "ping".
 func (Ping) Type() string { return TypePing }
 
-// Validate checks that Message is at most 1024 bytes.
+// Validate checks that Message is at most 1024 bytes and that WorkMS is
+// between 0 and MaxPingWorkMS.
 func (j Ping) Validate() error {
+	var errs []error
 	if len(j.Message) > 1024 {
-		return fmt.Errorf("message: %d bytes is longer than 1024", len(j.Message))
+		errs = append(errs, fmt.Errorf("message: %d bytes is longer than 1024", len(j.Message)))
 	}
-	return nil
+	if j.WorkMS < 0 || j.WorkMS > MaxPingWorkMS {
+		errs = append(errs, fmt.Errorf("work_ms: %d is not between 0 and %d", j.WorkMS, MaxPingWorkMS))
+	}
+	return errors.Join(errs...)
 }
 
 // NormalizeEmail returns the canonical form of an email address, the one

@@ -28,6 +28,10 @@ func TestValidate(t *testing.T) {
 		{"dispatch without order", jobs.DispatchTickets{}, "order_id: missing"},
 		{"ping", jobs.Ping{}, ""},
 		{"ping too long", jobs.Ping{Message: strings.Repeat("x", 1025)}, "longer than 1024"},
+		{"ping with work", jobs.Ping{WorkMS: 100}, ""},
+		{"ping with the most work", jobs.Ping{WorkMS: jobs.MaxPingWorkMS}, ""},
+		{"ping with negative work", jobs.Ping{WorkMS: -1}, "work_ms: -1 is not between 0 and 60000"},
+		{"ping with too much work", jobs.Ping{WorkMS: jobs.MaxPingWorkMS + 1}, "work_ms: 60001 is not between 0 and 60000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

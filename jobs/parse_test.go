@@ -23,6 +23,8 @@ func TestParse(t *testing.T) {
 		{"dispatch", "dispatch_tickets", `{"order_id":"o-1"}`, jobs.DispatchTickets{OrderID: "o-1"}, nil, ""},
 		{"ping", "ping", `{"message":"hi"}`, jobs.Ping{Message: "hi"}, nil, ""},
 		{"ping without fields", "ping", ` {} `, jobs.Ping{}, nil, ""},
+		{"ping with work", "ping", `{"message":"hi","work_ms":250}`, jobs.Ping{Message: "hi", WorkMS: 250}, nil, ""},
+		{"ping with too much work", "ping", `{"work_ms":60001}`, nil, jobs.ErrInvalid, "invalid ping job: work_ms: 60001 is not between 0 and 60000"},
 		{"whole body with its own type", "ping", `{"type":"ping","message":"hi"}`, jobs.Ping{Message: "hi"}, nil, ""},
 		{"unknown type lists the known ones", "pong", `{}`, nil, jobs.ErrUnknownType,
 			`unknown job type "pong" (known: dispatch_tickets, generate_ticket, magic_link, ping)`},

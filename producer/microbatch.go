@@ -21,6 +21,11 @@ import (
 // batcher holds the batch currently open for joining. Its zero value is
 // ready to use.
 type batcher struct {
+	// after returns a channel that receives once a batch window of d has
+	// passed; nil means time.After. Tests set it to end windows when they
+	// choose rather than when the scheduler lets a timer fire.
+	after func(d time.Duration) <-chan time.Time
+
 	mu   sync.Mutex
 	open *pendingBatch // nil when no batch takes entries
 }
@@ -69,10 +74,8 @@ func (p *Producer) sendBatched(ctx context.Context, m *message) (string, error) 
 // lead waits for the batch's window or for it to fill, then sends it and
 // returns e's own verdict.
 func (p *Producer) lead(ctx context.Context, b *pendingBatch, e *entry) (string, error) {
-	timer := time.NewTimer(time.Until(b.opened.Add(p.opts.BatchWindow)))
-	defer timer.Stop()
 	select {
-	case <-timer.C:
+	case <-p.batcher.windowEnds(time.Until(b.opened.Add(p.opts.BatchWindow))):
 	case <-b.full:
 	case <-ctx.Done():
 		p.batcher.leave(b, e) // hands the lead on; the batch is not taken yet
@@ -93,6 +96,14 @@ func (p *Producer) lead(ctx context.Context, b *pendingBatch, e *entry) (string,
 		entries[i].result <- err
 	}
 	return e.msg.id, <-e.result
+}
+
+// windowEnds returns a channel that receives once a window of d has passed.
+func (bt *batcher) windowEnds(d time.Duration) <-chan time.Time {
+	if bt.after != nil {
+		return bt.after(d)
+	}
+	return time.After(d) // collected unstopped since Go 1.23
 }
 
 // join adds e to the open batch, or opens a new one led by e if there is

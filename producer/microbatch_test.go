@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,13 +55,13 @@ func sendAsync(ctx context.Context, p *Producer, job jobs.Job) <-chan sendOutcom
 }
 
 func TestMicroBatching_ConcurrentSendsShareBatchCalls(t *testing.T) {
-	f := &fakeSQS{t: t, batch: func(_ context.Context, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
-		time.Sleep(2 * time.Millisecond) // a round trip
-		return acceptAll(in), nil
-	}}
-	p := New(f, testQueue, WithBatching(20*time.Millisecond))
+	// 45 concurrent Sends within one window: four batches fill and go at
+	// once, the last five go when the window ends.
+	f := &fakeSQS{t: t}
+	p := New(f, testQueue, WithTimeout(time.Minute), WithBatching(20*time.Millisecond))
+	endWindows := ManualBatchWindows(p)
 	var wg sync.WaitGroup
-	ids := make([]string, 50)
+	ids := make([]string, 45)
 	for i := range ids {
 		wg.Go(func() {
 			id, err := p.Send(t.Context(), jobs.Ping{Message: string(rune('a' + i%26))})
@@ -70,18 +71,20 @@ func TestMicroBatching_ConcurrentSendsShareBatchCalls(t *testing.T) {
 			ids[i] = id
 		})
 	}
+	waitFor(t, func() bool { return len(f.batchSizes()) == 4 && openEntries(p) == 5 })
+	endWindows()
 	wg.Wait()
 	sent := f.entries()
-	if len(sent) != 50 || len(f.sent) != 0 {
-		t.Fatalf("%d messages in batches, %d single sends; want 50 and 0", len(sent), len(f.sent))
+	if len(sent) != 45 || len(f.sent) != 0 {
+		t.Fatalf("%d messages in batches, %d single sends; want 45 and 0", len(sent), len(f.sent))
 	}
 	for i, id := range ids {
 		if _, ok := sent[id]; !ok {
 			t.Errorf("Send %d returned id %q, which was not sent", i, id)
 		}
 	}
-	if n := len(f.batches); n > 10 {
-		t.Errorf("%d SendMessageBatch calls for 50 Sends, want at most 10", n)
+	if got := f.batchSizes(); !slices.Equal(got, []int{10, 10, 10, 10, 5}) {
+		t.Errorf("SendMessageBatch sizes %v for 45 Sends, want 10, 10, 10, 10 and 5", got)
 	}
 }
 
@@ -97,7 +100,8 @@ func TestMicroBatching_FailedEntryReachesOnlyItsOwnSend(t *testing.T) {
 		}
 		return out, nil
 	}}
-	p := New(f, testQueue, WithBatching(20*time.Millisecond))
+	p := New(f, testQueue, WithTimeout(time.Minute), WithBatching(20*time.Millisecond))
+	endWindows := ManualBatchWindows(p)
 	var outs [8]<-chan sendOutcome
 	for i := range outs {
 		msg := "bystander"
@@ -106,6 +110,8 @@ func TestMicroBatching_FailedEntryReachesOnlyItsOwnSend(t *testing.T) {
 		}
 		outs[i] = sendAsync(t.Context(), p, jobs.Ping{Message: msg})
 	}
+	waitFor(t, func() bool { return openEntries(p) == len(outs) })
+	endWindows()
 	for i, c := range outs {
 		o := <-c
 		var ee *EntryError
@@ -122,20 +128,19 @@ func TestMicroBatching_FailedEntryReachesOnlyItsOwnSend(t *testing.T) {
 }
 
 func TestMicroBatching_TenthJoinerSendsTheBatchAtOnce(t *testing.T) {
+	// The window never ends: only a full batch can be sent. Were it to wait
+	// for its window, the Sends would fail at their Timeout.
 	f := &fakeSQS{t: t}
 	p := New(f, testQueue, WithTimeout(time.Minute), WithBatching(20*time.Second))
-	start := time.Now()
+	ManualBatchWindows(p)
 	var outs [MaxBatchEntries]<-chan sendOutcome
 	for i := range outs {
 		outs[i] = sendAsync(t.Context(), p, jobs.Ping{})
 	}
 	for _, c := range outs {
 		if o := <-c; o.err != nil {
-			t.Fatal(o.err)
+			t.Fatalf("Send = %v: the full batch waited for its window", o.err)
 		}
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("10 Sends took %v: the full batch waited for its window", took)
 	}
 	if got := f.batchSizes(); len(got) != 1 || got[0] != 10 {
 		t.Errorf("batch sizes %v, want one of 10", got)
@@ -144,12 +149,16 @@ func TestMicroBatching_TenthJoinerSendsTheBatchAtOnce(t *testing.T) {
 
 func TestMicroBatching_SplitsByTheBatchPayloadLimit(t *testing.T) {
 	f := &fakeSQS{t: t}
-	p := New(f, testQueue, WithMaxBodyBytes(MaxSQSMessageBytes), WithTimeout(10*time.Second), WithBatching(100*time.Millisecond))
+	p := New(f, testQueue, WithMaxBodyBytes(MaxSQSMessageBytes), WithTimeout(time.Minute), WithBatching(100*time.Millisecond))
+	endWindows := ManualBatchWindows(p)
 	var outs []<-chan sendOutcome
 	for i := range 4 {
 		outs = append(outs, sendAsync(t.Context(), p, blobOfBody(300_000)))
 		waitFor(t, func() bool { return openEntries(p) == i%3+1 }) // join in order
 	}
+	// The fourth did not fit: the first three went without their window.
+	waitFor(t, func() bool { return len(f.batchSizes()) == 1 })
+	endWindows()
 	for _, c := range outs {
 		if o := <-c; o.err != nil {
 			t.Fatal(o.err)
@@ -162,7 +171,8 @@ func TestMicroBatching_SplitsByTheBatchPayloadLimit(t *testing.T) {
 
 func TestMicroBatching_FollowerCancelledBeforeTheBatchLeavesIsNotSent(t *testing.T) {
 	f := &fakeSQS{t: t}
-	p := New(f, testQueue, WithBatching(200*time.Millisecond))
+	p := New(f, testQueue, WithTimeout(time.Minute), WithBatching(200*time.Millisecond))
+	endWindows := ManualBatchWindows(p)
 	leader := sendAsync(t.Context(), p, jobs.Ping{Message: "leader"})
 	waitFor(t, func() bool { return openEntries(p) == 1 })
 	ctx, cancel := context.WithCancel(t.Context())
@@ -173,6 +183,7 @@ func TestMicroBatching_FollowerCancelledBeforeTheBatchLeavesIsNotSent(t *testing
 	if !errors.Is(o.err, context.Canceled) || o.id != "" {
 		t.Fatalf("follower = %q, %v; want no id and context.Canceled", o.id, o.err)
 	}
+	endWindows()
 	if o := <-leader; o.err != nil {
 		t.Fatal(o.err)
 	}
@@ -183,7 +194,8 @@ func TestMicroBatching_FollowerCancelledBeforeTheBatchLeavesIsNotSent(t *testing
 
 func TestMicroBatching_CancelledLeaderHandsTheLeadOn(t *testing.T) {
 	f := &fakeSQS{t: t}
-	p := New(f, testQueue, WithBatching(200*time.Millisecond))
+	p := New(f, testQueue, WithTimeout(time.Minute), WithBatching(200*time.Millisecond))
+	endWindows := ManualBatchWindows(p)
 	ctx, cancel := context.WithCancel(t.Context())
 	leader := sendAsync(ctx, p, jobs.Ping{Message: "leader"})
 	waitFor(t, func() bool { return openEntries(p) == 1 })
@@ -196,6 +208,7 @@ func TestMicroBatching_CancelledLeaderHandsTheLeadOn(t *testing.T) {
 	if o := <-leader; !errors.Is(o.err, context.Canceled) || o.id != "" {
 		t.Fatalf("leader = %q, %v; want no id and context.Canceled", o.id, o.err)
 	}
+	endWindows() // the new leader waits out the same window
 	for _, c := range followers {
 		if o := <-c; o.err != nil || o.id == "" {
 			t.Fatalf("follower = %q, %v; want sent", o.id, o.err)
@@ -218,12 +231,17 @@ func TestMicroBatching_LeadersCallOutlivesItsCallersContext(t *testing.T) {
 		return acceptAll(in), nil
 	}}
 	p := New(f, testQueue, WithTimeout(10*time.Second), WithBatching(50*time.Millisecond))
-	start := time.Now()
+	endWindows := ManualBatchWindows(p)
 	leaderCtx, cancelLeader := context.WithCancel(t.Context())
 	followerCtx, cancelFollower := context.WithCancel(t.Context())
 	leader := sendAsync(leaderCtx, p, jobs.Ping{Message: "leader"})
 	waitFor(t, func() bool { return openEntries(p) == 1 })
+	p.batcher.mu.Lock()
+	opened := p.batcher.open.opened
+	p.batcher.mu.Unlock()
 	follower := sendAsync(followerCtx, p, jobs.Ping{Message: "follower"})
+	waitFor(t, func() bool { return openEntries(p) == 2 })
+	endWindows()
 	<-called // the batch has left with both messages
 
 	cancelFollower()
@@ -238,8 +256,8 @@ func TestMicroBatching_LeadersCallOutlivesItsCallersContext(t *testing.T) {
 	if callErr != nil {
 		t.Errorf("the batch call's ctx ended with its caller: %v", callErr)
 	}
-	if d := callDeadline.Sub(start); d < 9*time.Second || d > 10*time.Second+time.Second {
-		t.Errorf("batch call deadline %v after start, want Timeout (10s) from the batch's opening", d)
+	if want := opened.Add(10 * time.Second); !callDeadline.Equal(want) {
+		t.Errorf("batch call deadline %v, want Timeout (10s) from the batch's opening, %v", callDeadline, want)
 	}
 }
 

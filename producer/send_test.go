@@ -156,11 +156,15 @@ func TestSend_WithoutSigningKeySetsNoSignature(t *testing.T) {
 }
 
 func TestSend_GivesUpAtTimeoutWhenSQSHangs(t *testing.T) {
+	var called, deadline time.Time
 	f := &fakeSQS{t: t, single: func(ctx context.Context, _ *sqs.SendMessageInput) (*sqs.SendMessageOutput, error) {
+		called = time.Now()
+		deadline, _ = ctx.Deadline()
 		<-ctx.Done() // an SQS that never answers, as the SDK's retries would see it
 		return nil, ctx.Err()
 	}}
-	p := New(f, testQueue, WithTimeout(50*time.Millisecond))
+	const timeout = 50 * time.Millisecond
+	p := New(f, testQueue, WithTimeout(timeout))
 	start := time.Now()
 	id, err := p.Send(context.Background(), jobs.Ping{})
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "ping job "+id) {
@@ -169,8 +173,9 @@ func TestSend_GivesUpAtTimeoutWhenSQSHangs(t *testing.T) {
 	if id == "" {
 		t.Error("jobID empty: a timed-out job may have been enqueued, its id must be returned")
 	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("Send took %v with a 50ms timeout", took)
+	// The caller set no deadline: the one SQS saw is Timeout from the Send.
+	if deadline.Before(start.Add(timeout)) || deadline.After(called.Add(timeout)) {
+		t.Errorf("SQS call deadline %v after the Send's start, want Timeout (%v)", deadline.Sub(start), timeout)
 	}
 }
 

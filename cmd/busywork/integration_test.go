@@ -75,15 +75,11 @@ func TestWorker_HandlesAJobFromSendServesAdminAndStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("/metrics does not count the succeeded ping:\n%s", grep(metrics, "busywork_jobs_total"))
 	}
 
-	start := time.Now()
 	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := w.wait(t, drainTimeout+5*time.Second); code != 0 {
+	if code := w.wait(t); code != 0 {
 		t.Fatalf("worker exited %d after SIGTERM, want 0; log:\n%s", code, w.text())
-	}
-	if d := time.Since(start); d > drainTimeout {
-		t.Errorf("worker took %v to stop, more than the drain timeout %v", d, drainTimeout)
 	}
 	w.await(t, "the shutdown line", func(l logLine) bool { return l["msg"] == "shut down" })
 }
@@ -141,11 +137,11 @@ func deleteQueuesAndTable(t *testing.T, queues []string, table string) {
 	}
 }
 
-// logLine is one JSON log line of the worker.
+// logLine is one JSON log line of a command.
 type logLine map[string]any
 
-// worker is a running worker process whose stderr log is collected.
-type worker struct {
+// process is a running busywork command whose stderr log is collected.
+type process struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when its stderr is read to the end
 	mu      sync.Mutex
@@ -154,9 +150,18 @@ type worker struct {
 	changed chan struct{} // signalled when a line arrives
 }
 
-func startWorker(t *testing.T, env []string) *worker {
+// startWorker starts `busywork worker` with the test's environment plus
+// env.
+func startWorker(t *testing.T, env []string) *process {
 	t.Helper()
-	cmd := exec.Command(busywork, "worker")
+	return startBusywork(t, env, "worker")
+}
+
+// startBusywork starts the binary with args and the test's environment
+// plus env, and collects its log; the test's end kills it if it still runs.
+func startBusywork(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(busywork, args...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -165,7 +170,7 @@ func startWorker(t *testing.T, env []string) *worker {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{cmd: cmd, done: make(chan struct{}), changed: make(chan struct{}, 1)}
+	w := &process{cmd: cmd, done: make(chan struct{}), changed: make(chan struct{}, 1)}
 	go w.read(stderr)
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil { // still running: the test failed early
@@ -177,7 +182,7 @@ func startWorker(t *testing.T, env []string) *worker {
 	return w
 }
 
-func (w *worker) read(r io.Reader) {
+func (w *process) read(r io.Reader) {
 	defer close(w.done)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -197,7 +202,7 @@ func (w *worker) read(r io.Reader) {
 	}
 }
 
-func (w *worker) text() string {
+func (w *process) text() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return strings.Join(w.raw, "\n")
@@ -205,7 +210,7 @@ func (w *worker) text() string {
 
 // await returns the first log line that match accepts, failing the test
 // after 20 s or when the log ends without one.
-func (w *worker) await(t *testing.T, what string, match func(logLine) bool) logLine {
+func (w *process) await(t *testing.T, what string, match func(logLine) bool) logLine {
 	t.Helper()
 	timeout := time.After(20 * time.Second)
 	for {
@@ -223,21 +228,26 @@ func (w *worker) await(t *testing.T, what string, match func(logLine) bool) logL
 			select {
 			case <-w.changed: // lines that arrived before the end
 			default:
-				t.Fatalf("worker log ended without %s:\n%s", what, w.text())
+				t.Fatalf("log ended without %s:\n%s", what, w.text())
 			}
 		case <-timeout:
-			t.Fatalf("no %s in the worker log within 20s:\n%s", what, w.text())
+			t.Fatalf("no %s in the log within 20s:\n%s", what, w.text())
 		}
 	}
 }
 
-// wait waits up to timeout for the worker to exit and returns its status.
-func (w *worker) wait(t *testing.T, timeout time.Duration) int {
+// stopHang is how long a stopping command may run before the test calls
+// it hung: a hang detector far above any drain, not a speed requirement.
+const stopHang = time.Minute
+
+// wait waits for the command to exit and returns its status, failing the
+// test if it is still running after stopHang.
+func (w *process) wait(t *testing.T) int {
 	t.Helper()
 	select {
 	case <-w.done:
-	case <-time.After(timeout):
-		t.Fatalf("worker still running %v after SIGTERM; log:\n%s", timeout, w.text())
+	case <-time.After(stopHang):
+		t.Fatalf("still running %v after SIGTERM; log:\n%s", stopHang, w.text())
 	}
 	var exit *exec.ExitError
 	if err := w.cmd.Wait(); err != nil && !errors.As(err, &exit) {

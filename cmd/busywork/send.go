@@ -29,6 +29,7 @@ Job types: ` + strings.Join(jobs.Types(), ", ") + `
 
 Examples:
   busywork send ping '{"message":"hello"}'
+  busywork send ping '{"message":"load","work_ms":100}'   # the worker waits 100 ms
   busywork send magic_link '{"email":"ada@example.com"}'
 
 The queue is BUSYWORK_QUEUE (default busywork-jobs) or BUSYWORK_QUEUE_URL;

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/busywork/busywork/internal/bootstrap"
 	"github.com/busywork/busywork/internal/testenv"
@@ -139,6 +142,61 @@ func TestRun_ConvergesAQueueWhoseMaxReceiveCountChanged(t *testing.T) {
 	third, err := bootstrap.Run(ctx, clients, cfg)
 	if err != nil || third.Changed() {
 		t.Fatalf("third run changed something (%v):\n%s", err, third)
+	}
+}
+
+// raceCreateQueue returns an SDK option that plays another bootstrap
+// winning the race for queue name: just before this client's CreateQueue
+// for it goes out, rival creates it with attrs. The emulator then answers
+// this client's CreateQueue with QueueNameExists, which *createErr
+// receives.
+func raceCreateQueue(rival *sqs.Client, name string, attrs map[string]string, createErr *error) func(*sqs.Options) {
+	return func(o *sqs.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("raceCreateQueue",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					params, ok := in.Parameters.(*sqs.CreateQueueInput)
+					if !ok || aws.ToString(params.QueueName) != name {
+						return next.HandleInitialize(ctx, in)
+					}
+					if _, err := rival.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: params.QueueName, Attributes: attrs}); err != nil {
+						return middleware.InitializeOutput{}, middleware.Metadata{}, fmt.Errorf("the rival's CreateQueue: %w", err)
+					}
+					out, md, err := next.HandleInitialize(ctx, in)
+					*createErr = err
+					return out, md, err
+				}), middleware.Before)
+		})
+	}
+}
+
+func TestRun_ConvergesAQueueAnotherBootstrapCreatedMeanwhile(t *testing.T) {
+	clients, cfg, sqsClient := setup(t)
+	lane := cfg.Lanes[0]
+	// The rival creates the queue between our lookup (not found) and our
+	// CreateQueue, with another visibility timeout and no redrive policy.
+	var createErr error
+	clients.SQS = testenv.SQS(t, raceCreateQueue(sqsClient, lane.Name, map[string]string{"VisibilityTimeout": "60"}, &createErr))
+
+	r, err := bootstrap.Run(t.Context(), clients, cfg)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, r)
+	}
+	if taken := (*sqstypes.QueueNameExists)(nil); !errors.As(createErr, &taken) {
+		t.Fatalf("our CreateQueue = %v, want QueueNameExists: the race did not happen", createErr)
+	}
+	step := r[1]
+	if step.Resource != "queue "+lane.Name || step.Status != bootstrap.Updated ||
+		!strings.HasPrefix(step.Detail, "RedrivePolicy (none) -> ") || !strings.HasSuffix(step.Detail, ", VisibilityTimeout 60 -> 30") {
+		t.Fatalf("queue step = %q, want updated: RedrivePolicy (none) -> ..., VisibilityTimeout 60 -> 30\n%s", step, r)
+	}
+	attrs := queueAttributes(t, sqsClient, lane.Name)
+	dlqARN := queueAttributes(t, sqsClient, lane.DeadLetterName())["QueueArn"]
+	var policy struct{ DeadLetterTargetArn string }
+	if err := json.Unmarshal([]byte(attrs["RedrivePolicy"]), &policy); err != nil || policy.DeadLetterTargetArn != dlqARN ||
+		maxReceiveCount(t, attrs["RedrivePolicy"]) != bootstrap.DefaultMaxReceiveCount || attrs["VisibilityTimeout"] != "30" {
+		t.Fatalf("after converging: VisibilityTimeout %s, RedrivePolicy %s; want 30 and %d receives to %s",
+			attrs["VisibilityTimeout"], attrs["RedrivePolicy"], bootstrap.DefaultMaxReceiveCount, dlqARN)
 	}
 }
 

@@ -9,8 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 func TestRedriveChange_ReadsMaxReceiveCountAsNumberOrString(t *testing.T) {
@@ -31,49 +29,6 @@ func TestRedriveChange_ReadsMaxReceiveCountAsNumberOrString(t *testing.T) {
 				t.Fatalf("redriveChange = %q, want %q", got, tt.change)
 			}
 		})
-	}
-}
-
-// racingSQS is a queue that another bootstrap creates, with other
-// attributes, between our GetQueueUrl and CreateQueue.
-type racingSQS struct {
-	exists bool
-	attrs  map[string]string
-	set    map[string]string
-}
-
-func (f *racingSQS) GetQueueUrl(_ context.Context, in *sqs.GetQueueUrlInput, _ ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error) {
-	if !f.exists {
-		f.exists = true // the other bootstrap wins the race
-		return nil, &types.QueueDoesNotExist{Message: aws.String("no queue")}
-	}
-	return &sqs.GetQueueUrlOutput{QueueUrl: aws.String("http://sqs/" + aws.ToString(in.QueueName))}, nil
-}
-
-func (f *racingSQS) CreateQueue(context.Context, *sqs.CreateQueueInput, ...func(*sqs.Options)) (*sqs.CreateQueueOutput, error) {
-	return nil, &types.QueueNameExists{Message: aws.String("other attributes")}
-}
-
-func (f *racingSQS) GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
-	return &sqs.GetQueueAttributesOutput{Attributes: f.attrs}, nil
-}
-
-func (f *racingSQS) SetQueueAttributes(_ context.Context, in *sqs.SetQueueAttributesInput, _ ...func(*sqs.Options)) (*sqs.SetQueueAttributesOutput, error) {
-	f.set = in.Attributes
-	return &sqs.SetQueueAttributesOutput{}, nil
-}
-
-func TestEnsureQueue_ConvergesAQueueCreatedMeanwhileWithOtherAttributes(t *testing.T) {
-	f := &racingSQS{attrs: map[string]string{attrARN: "arn:q", attrVisibility: "60"}}
-	arn, step, err := ensureQueue(t.Context(), f, "q", map[string]string{attrVisibility: "30"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if arn != "arn:q" || step.Status != Updated || step.Detail != "VisibilityTimeout 60 -> 30" {
-		t.Fatalf("ensureQueue = %q, %q", arn, step)
-	}
-	if f.set[attrVisibility] != "30" || len(f.set) != 1 {
-		t.Fatalf("SetQueueAttributes got %v, want only VisibilityTimeout 30", f.set)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,11 +230,33 @@ func TestRoutes_EnforceMethods(t *testing.T) {
 	}
 }
 
-// failingSQS answers every request with a 500, as an SQS outage would.
-type failingSQS struct{ calls atomic.Int32 }
+// failingSQS answers every request with a 500, as an SQS outage would, and
+// records when each came and its context's deadline.
+type failingSQS struct {
+	mu    sync.Mutex
+	calls []sqsCall
+}
+
+// sqsCall is one request failingSQS answered.
+type sqsCall struct {
+	at, deadline time.Time
+	hasDeadline  bool
+}
+
+// take returns the calls made since the last take.
+func (f *failingSQS) take() []sqsCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	calls := f.calls
+	f.calls = nil
+	return calls
+}
 
 func (f *failingSQS) Do(req *http.Request) (*http.Response, error) {
-	f.calls.Add(1)
+	deadline, ok := req.Context().Deadline()
+	f.mu.Lock()
+	f.calls = append(f.calls, sqsCall{at: time.Now(), deadline: deadline, hasDeadline: ok})
+	f.mu.Unlock()
 	body := `{"__type":"InternalError","message":"injected by the test"}`
 	return &http.Response{
 		StatusCode:    http.StatusInternalServerError,
@@ -246,24 +268,27 @@ func (f *failingSQS) Do(req *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-func TestMagicLinkPost_SQSFailureAnswers503WithRetryAfterAtOnce(t *testing.T) {
+func TestMagicLinkPost_SQSFailureAnswers503WithRetryAfterWithinTheSendDeadline(t *testing.T) {
 	fault := &failingSQS{}
 	e := newEnv(t, envOptions{sqsOpts: []func(*sqs.Options){func(o *sqs.Options) { o.HTTPClient = fault }}})
 
 	for _, asJSON := range []bool{false, true} {
-		start := time.Now()
 		r := e.postLink(t, asJSON, recipient(t, "ada"))
-		took := time.Since(start)
 		if r.status != http.StatusServiceUnavailable || r.retryAfter != "1" {
 			t.Fatalf("json=%v: %d Retry-After %q %q, want 503 with Retry-After: 1", asJSON, r.status, r.retryAfter, r.body)
 		}
-		// The producer's total deadline (1 s) bounds the SDK's retries.
-		if took > 2*time.Second {
-			t.Errorf("json=%v: answered after %v, want within the producer's 1 s deadline", asJSON, took)
+		// The producer's total deadline (1 s) bounds the SDK's retries:
+		// every attempt ran under it, so none outlives it.
+		calls := fault.take()
+		if len(calls) == 0 {
+			t.Fatalf("json=%v: the SQS fault was never hit", asJSON)
 		}
-	}
-	if fault.calls.Load() == 0 {
-		t.Fatal("the SQS fault was never hit")
+		for i, c := range calls {
+			if !c.hasDeadline || c.deadline.After(calls[0].at.Add(producer.DefaultTimeout)) {
+				t.Errorf("json=%v: SQS attempt %d ran under deadline %v (set: %v), want at most the producer's %v from the first attempt",
+					asJSON, i+1, c.deadline.Sub(calls[0].at), c.hasDeadline, producer.DefaultTimeout)
+			}
+		}
 	}
 	e.assertNoOtherJobs(t)
 }

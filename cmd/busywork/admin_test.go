@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/internal/testenv"
+	"github.com/busywork/busywork/jobs"
+)
+
+// awaitHealthz polls GET /healthz on addr, as ECS does (nothing signals
+// the moment a handler turns hung or returns), until it answers want, and
+// returns the body. It fails the test if that takes over a minute: a hang
+// detector, not a speed requirement.
+func awaitHealthz(t *testing.T, addr string, want int) string {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := client.Get("http://" + addr + "/healthz")
+		if err != nil {
+			t.Fatalf("GET /healthz: %v", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			t.Fatalf("GET /healthz: %v", err)
+		case resp.StatusCode == want:
+			return string(body)
+		case time.Since(start) > time.Minute:
+			t.Fatalf("/healthz still answers %d %q after a minute, want %d", resp.StatusCode, body, want)
+		}
+	}
+}
+
+func TestAdmin_HealthzAnswers503WhileHungHandlersHoldTheSlots(t *testing.T) {
+	testenv.Require(t)
+	client := testenv.SQS(t)
+	queue, _ := testenv.NewQueue(t, client, testenv.QueueOptions{})
+	if _, err := client.SendMessage(t.Context(), &sqs.SendMessageInput{
+		QueueUrl: aws.String(queue), MessageBody: aws.String(`{"type":"ping","message":"stuck"}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// One slot, and a handler that ignores its cancellation until the test
+	// lets it go: past its timeout and grace it is hung, holding the slot.
+	release := make(chan struct{})
+	mux := consumer.NewMux()
+	consumer.Handle(mux, func(context.Context, jobs.Ping) error {
+		<-release
+		return nil
+	}, consumer.Timeout(100*time.Millisecond))
+	log := slog.New(slog.NewJSONHandler(t.Output(), nil))
+	cons, err := consumer.New(client, mux, consumer.Config{
+		Queues:       []consumer.QueueConfig{{URL: queue, Concurrency: 1}},
+		WaitTime:     time.Second,
+		DrainTimeout: 5 * time.Second,
+		HungGrace:    100 * time.Millisecond,
+		Logger:       log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- serveWithAdmin(ctx, log, ln, newAdminHandler(cons.Healthy, prometheus.NewRegistry()), cons.Run)
+	}()
+
+	if body := awaitHealthz(t, addr, http.StatusServiceUnavailable); !strings.Contains(body, "hung") {
+		t.Errorf("/healthz with the only slot hung answers 503 %q, want the reason naming the hung handlers", body)
+	}
+	close(release)
+	awaitHealthz(t, addr, http.StatusOK) // the hung handler returned: healthy again
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serveWithAdmin = %v, want nil after a clean stop", err)
+	}
+}
