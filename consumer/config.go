@@ -107,7 +107,7 @@ const (
 	// MinLease is the shortest lease: heartbeats stay well ahead of it.
 	MinLease = 2 * time.Second
 	// FirstLease is the longest visibility timeout a receive asks for.
-	FirstLease = 10 * time.Second
+	FirstLease = 5 * time.Second
 )
 
 // ConfigError is a configuration value the consumer cannot work with.

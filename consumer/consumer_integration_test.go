@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/internal/testenv"
@@ -79,7 +80,8 @@ func TestConsumer_HeartbeatKeepsALongJobFromBeingDeliveredTwice(t *testing.T) {
 
 func TestConsumer_RetriesWithGrowingDelaysThenRedrivesToTheDLQ(t *testing.T) {
 	testenv.Require(t)
-	client := testenv.SQS(t)
+	var rec calls
+	client := testenv.SQS(t, rec.record)
 	url, dlq := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 30, MaxReceiveCount: 3})
 	tries := make(chan time.Time, 10)
 	mux := consumer.NewMux()
@@ -93,7 +95,7 @@ func TestConsumer_RetriesWithGrowingDelaysThenRedrivesToTheDLQ(t *testing.T) {
 		BackoffBase: 2 * time.Second,
 	})
 
-	dead := testenv.ReceiveAll(t.Context(), t, client, dlq, 1, 30*time.Second)
+	dead := testenv.ReceiveAll(t.Context(), t, client, dlq, 1, 40*time.Second)
 	if got := aws.ToString(dead[0].Body); got != `{"type":"ping","message":"always fails"}` {
 		t.Fatalf("dead letter body = %s", got)
 	}
@@ -105,21 +107,30 @@ func TestConsumer_RetriesWithGrowingDelaysThenRedrivesToTheDLQ(t *testing.T) {
 	if len(at) != 3 {
 		t.Fatalf("handler ran %d times, want maxReceiveCount = 3", len(at))
 	}
-	first, second := at[1].Sub(at[0]), at[2].Sub(at[1])
-	// Backoff(1) is 1-2 s and Backoff(2) 2-4 s, in whole seconds; the lease
-	// (30 s) would have been far longer.
-	if first < 900*time.Millisecond || first > 3*time.Second || second < 1900*time.Millisecond || second > 5*time.Second {
-		t.Fatalf("retry delays %s then %s; want about 1-2 s then 2-4 s", first, second)
+	// Equal jitter from a 2 s base: receive k waits between 2^(k-2) and
+	// 2^(k-1) times the base, in whole seconds rounded up. A flat or
+	// shrinking backoff misses the third range.
+	vis := rec.visibilities()
+	want := [][2]int32{{1, 2}, {2, 4}, {4, 8}}
+	if len(vis) != len(want) {
+		t.Fatalf("visibility changes %v, want one per failed try", vis)
 	}
-	if second < first-500*time.Millisecond {
-		t.Fatalf("retry delays shrank: %s then %s", first, second)
+	for k, r := range want {
+		if vis[k] < r[0] || vis[k] > r[1] {
+			t.Errorf("try %d set visibility %d s, want %d to %d s (all: %v)", k+1, vis[k], r[0], r[1], vis)
+		}
+	}
+	for k := 1; k < len(at); k++ {
+		if gap := at[k].Sub(at[k-1]); gap < time.Duration(vis[k-1]-1)*time.Second {
+			t.Errorf("try %d came %s after the one before, sooner than its %d s backoff", k+1, gap, vis[k-1])
+		}
 	}
 }
 
 func TestConsumer_DeadLettersPoisonMessagesWithAReasonAndKeepsWorking(t *testing.T) {
 	testenv.Require(t)
 	client := testenv.SQS(t)
-	url, dlq := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 3})
+	url, dlq := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 2})
 	handled := newTally()
 	mux := consumer.NewMux()
 	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
@@ -141,14 +152,9 @@ func TestConsumer_DeadLettersPoisonMessagesWithAReasonAndKeepsWorking(t *testing
 	}
 	sendRaw(t, client, url, `{"type":"ping","message":"body only"}`)
 	enqueue(t, client, url, pings(20)...)
-	began := time.Now()
-	start(t, client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: url, Concurrency: 4}}})
+	r := start(t, client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: url, Concurrency: 4}}})
 
 	dead := testenv.ReceiveAll(t.Context(), t, client, dlq, len(poison), 10*time.Second)
-	// Within seconds, allowing one receive lost in transit (a 3 s lease).
-	if took := time.Since(began); took > 8*time.Second {
-		t.Errorf("poison messages took %s to reach the DLQ", took)
-	}
 	for _, m := range dead {
 		body := aws.ToString(m.Body)
 		reason := aws.ToString(m.MessageAttributes[jobs.AttrError].StringValue)
@@ -166,13 +172,20 @@ func TestConsumer_DeadLettersPoisonMessagesWithAReasonAndKeepsWorking(t *testing
 	}
 	handled.await(t, 10*time.Second, "good jobs and the body-only job handled",
 		func(n map[string]int) bool { return len(n) == 21 && n["body only"] == 1 })
-	receiveNone(t, client, url, time.Second)
+	r.stop(t)
+	// Deleted, not just hidden: nothing comes back after the 2 s lease, and
+	// each poison message reached the DLQ once (counted again after the
+	// stop; ReceiveAll hides what it saw).
+	receiveNone(t, client, url, 3*time.Second)
+	testenv.ReceiveAll(t.Context(), t, client, dlq, len(dead), 10*time.Second)
+	receiveNone(t, client, dlq, time.Second)
 }
 
 func TestConsumer_APanickingHandlerIsRetriedAndTheWorkerGoesOn(t *testing.T) {
 	testenv.Require(t)
-	client := testenv.SQS(t)
-	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 3})
+	var rec calls
+	client := testenv.SQS(t, rec.record)
+	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 60})
 	handled := newTally()
 	var panics atomic.Int32
 	mux := consumer.NewMux()
@@ -192,55 +205,85 @@ func TestConsumer_APanickingHandlerIsRetriedAndTheWorkerGoesOn(t *testing.T) {
 	if panics.Load() != 2 {
 		t.Fatalf("job 0 ran %d times, want a panic then a success", panics.Load())
 	}
+	// Retried by the engine's 1 s backoff, not by the 60 s lease running out.
+	if vis := rec.visibilities(); len(vis) != 1 || vis[0] != 1 {
+		t.Fatalf("visibility changes %v, want the panic's 1 s backoff", vis)
+	}
 }
 
 func TestConsumer_ShutdownDeletesFinishedJobsAndReleasesUnfinishedOnes(t *testing.T) {
 	testenv.Require(t)
 	client := testenv.SQS(t)
-	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 60})
+	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 4})
 	quick, slow := newTally(), newTally()
+	finishing := make(chan struct{})
 	mux := consumer.NewMux()
 	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
-		if !strings.HasPrefix(j.Message, "slow") {
-			quick.add(j.Message)
-			return nil
+		switch {
+		case strings.HasPrefix(j.Message, "slow"):
+			slow.add(j.Message)
+			<-ctx.Done() // far longer than the drain timeout
+			return ctx.Err()
+		case j.Message == "finishing": // still running at SIGTERM, done within the drain
+			slow.add(j.Message)
+			<-finishing
 		}
-		slow.add(j.Message)
-		<-ctx.Done() // far longer than the drain timeout
-		return ctx.Err()
+		quick.add(j.Message)
+		return nil
 	})
-	enqueue(t, client, url, jobs.Ping{Message: "slow-1"}, jobs.Ping{Message: "slow-2"})
+	enqueue(t, client, url, jobs.Ping{Message: "slow-1"}, jobs.Ping{Message: "slow-2"}, jobs.Ping{Message: "finishing"})
 	enqueue(t, client, url, pings(8)...)
-	r := start(t, client, mux, consumer.Config{
-		Queues: []consumer.QueueConfig{{URL: url, Concurrency: 10}}, DrainTimeout: 2 * time.Second,
-	})
-	quick.await(t, 10*time.Second, "quick jobs done", func(n map[string]int) bool { return len(n) == 8 })
-	slow.await(t, 10*time.Second, "slow jobs running", func(n map[string]int) bool { return len(n) == 2 })
-
-	stopped := time.Now()
-	r.stop(t)
-	if took := time.Since(stopped); took > 2*time.Second+3*time.Second {
-		t.Errorf("shutdown took %s with a 2 s drain timeout", took)
+	cfg := consumer.Config{
+		Queues:       []consumer.QueueConfig{{URL: url, Concurrency: 10}},
+		DrainTimeout: 4 * time.Second, WaitTime: 3 * time.Second,
 	}
-	// The slow jobs are visible again at once, although their lease was 60 s;
-	// the quick ones were deleted and do not come back.
-	back := testenv.ReceiveAll(t.Context(), t, client, url, 2, 3*time.Second)
+	r := start(t, client, mux, cfg)
+	quick.await(t, 10*time.Second, "quick jobs done", func(n map[string]int) bool { return len(n) == 8 })
+	slow.await(t, 10*time.Second, "slow jobs running", func(n map[string]int) bool { return len(n) == 3 })
+
+	// SIGTERM while the pollers are in their long polls; a job sent now
+	// arrives in a receive that is in flight.
+	stopped := time.Now()
+	r.cancel()
+	enqueue(t, client, url, jobs.Ping{Message: "late"})
+	time.AfterFunc(500*time.Millisecond, func() { close(finishing) })
+	r.stop(t)
+	if took, bound := time.Since(stopped), cfg.DrainTimeout+consumer.ShutdownMargin; took > bound {
+		t.Errorf("shutdown took %s, past the documented bound %s", took, bound)
+	}
+	// The slow jobs are visible again at once; the late one too, unless the
+	// receive in flight brought it and it ran. Nothing is stranded.
+	want := 2
+	if quick.snapshot()["late"] == 0 {
+		want = 3
+	}
+	back := testenv.ReceiveAll(t.Context(), t, client, url, want, 2*time.Second)
 	for _, m := range back {
-		if b := aws.ToString(m.Body); !strings.Contains(b, "slow") {
+		if b := aws.ToString(m.Body); !strings.Contains(b, "slow") && !strings.Contains(b, "late") {
 			t.Errorf("finished job came back after shutdown: %s", b)
 		}
+		if _, err := client.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// The finished ones, "finishing" included, were deleted: nothing comes
+	// back after their 4 s lease.
+	receiveNone(t, client, url, 5*time.Second)
 	for msg, n := range quick.snapshot() {
 		if n != 1 {
 			t.Errorf("job %s ran %d times", msg, n)
 		}
 	}
+	if quick.snapshot()["finishing"] != 1 {
+		t.Error("the job that finished during the drain did not complete")
+	}
 }
 
 func TestConsumer_HungHandlerGivesItsMessageBackAndMakesTheWorkerUnhealthy(t *testing.T) {
 	testenv.Require(t)
-	client := testenv.SQS(t)
-	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 3})
+	var rec calls
+	client := testenv.SQS(t, rec.record)
+	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 60})
 	unblock := make(chan struct{})
 	var runs atomic.Int32
 	handled := newTally()
@@ -264,6 +307,10 @@ func TestConsumer_HungHandlerGivesItsMessageBackAndMakesTheWorkerUnhealthy(t *te
 	handled.await(t, 10*time.Second, "the hung job's retry handled", func(n map[string]int) bool { return n["stuck"] == 1 })
 	if err := r.Healthy(); err == nil {
 		t.Fatal("Healthy() = nil while a hung handler holds 1 of 2 slots, more than the 0.4 allowed")
+	}
+	// Given back by the engine after a 1 s backoff, not by the 60 s lease.
+	if vis := rec.visibilities(); len(vis) == 0 || vis[len(vis)-1] != 1 {
+		t.Fatalf("visibility changes %v, want the hung job given back with its 1 s backoff", vis)
 	}
 	close(unblock)
 	deadline := time.Now().Add(5 * time.Second)

@@ -1,10 +1,13 @@
 package consumer_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/jobs"
@@ -222,4 +226,91 @@ func delay(op string, d time.Duration) func(*sqs.Options) {
 				}), middleware.Before)
 		})
 	}
+}
+
+// visibilities returns the VisibilityTimeout of every entry of the
+// ChangeMessageVisibilityBatch calls recorded, in order.
+func (c *calls) visibilities() []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int32
+	for _, in := range c.inputs["ChangeMessageVisibilityBatch"] {
+		for _, e := range in.(*sqs.ChangeMessageVisibilityBatchInput).Entries {
+			out = append(out, e.VisibilityTimeout)
+		}
+	}
+	return out
+}
+
+// logBuffer collects a consumer's JSON log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewJSONHandler(b, nil)) }
+
+// outcome returns the outcome logged for job id, or "".
+func (b *logBuffer) outcome(id string) string {
+	for _, line := range strings.Split(b.String(), "\n") {
+		var rec struct {
+			JobID   string `json:"job_id"`
+			Outcome string `json:"outcome"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.JobID == id && rec.Outcome != "" {
+			return rec.Outcome
+		}
+	}
+	return ""
+}
+
+// waitFor waits until cond holds, failing the test with what() after d.
+func waitFor(t *testing.T, d time.Duration, cond func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(what())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// jobsUnmarshal decodes m's body into v.
+func jobsUnmarshal(m types.Message, v any) error {
+	return json.Unmarshal([]byte(aws.ToString(m.Body)), v)
+}
+
+func stringAttr(s string) types.MessageAttributeValue {
+	return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(s)}
+}
+
+// counterSum adds up the samples of the counter called name in reg.
+func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
