@@ -293,16 +293,17 @@ func NewTable(t testing.TB, client *dynamodb.Client) string {
 	}
 }
 
-// receiveAllVisibility is the visibility timeout, in seconds, of ReceiveAll's
-// receives: a message it saw shows again after it, and is not counted twice.
-const receiveAllVisibility = 3
-
 // ReceiveAll receives from queueURL, one-second long polls at a time, until
-// it holds n distinct messages (by MessageId), and returns them with all
-// system and message attributes. It deletes nothing: each message it saw is
-// visible again 3 s after its receive. It fails the test, naming how many
-// it saw, when timeout passes or ctx ends first. Call it from the test's
-// goroutine.
+// it holds n distinct messages (by MessageId), and returns those n with all
+// system and message attributes. It deletes nothing and asks for no more
+// messages than it still needs, so the queue's other messages stay visible
+// to what the test does next. The messages it returns are in flight for the
+// queue's own visibility timeout, as after any receive: change their
+// visibility to see them again sooner. On a queue whose timeout is shorter
+// than the wait, a message may come back meanwhile; it is counted once. It
+// fails the test,
+// naming how many it saw, when timeout passes or ctx ends first. Call it
+// from the test's goroutine.
 func ReceiveAll(ctx context.Context, t testing.TB, client *sqs.Client, queueURL string, n int, timeout time.Duration) []types.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -311,13 +312,9 @@ func ReceiveAll(ctx context.Context, t testing.TB, client *sqs.Client, queueURL 
 	seen := make(map[string]bool)
 	for len(got) < n {
 		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:            aws.String(queueURL),
-			MaxNumberOfMessages: 10,
-			WaitTimeSeconds:     1,
-			// A receive whose response is lost on the way (it happens, and
-			// the SDK then retries the call) hides its messages for this
-			// long rather than the queue's visibility timeout.
-			VisibilityTimeout:           receiveAllVisibility,
+			QueueUrl:                    aws.String(queueURL),
+			MaxNumberOfMessages:         int32(min(10, n-len(got))),
+			WaitTimeSeconds:             1,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 			MessageAttributeNames:       []string{"All"},
 		})
