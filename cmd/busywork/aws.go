@@ -4,20 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-)
 
-// responseHeaderTimeout bounds the wait for a response's headers. It
-// exceeds SQS's longest long poll (20 s).
-const responseHeaderTimeout = 40 * time.Second
+	"github.com/busywork/busywork/internal/awsclient"
+)
 
 // loadEnv reads busywork's configuration and then the AWS one: what
 // every command that talks to AWS starts with.
@@ -31,17 +24,10 @@ func loadEnv(ctx context.Context) (Config, aws.Config, error) {
 }
 
 // loadAWS reads the standard AWS configuration (AWS_REGION,
-// AWS_ENDPOINT_URL_*, credentials) with an HTTP client tuned for many
-// pollers and parallel batch calls.
+// AWS_ENDPOINT_URL_*, credentials) with busywork's HTTP client
+// (awsclient.Load).
 func loadAWS(ctx context.Context) (aws.Config, error) {
-	// A BuildableClient, not a plain *http.Client: with AWS_CA_BUNDLE set
-	// the loader refuses any other client type.
-	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		tr.MaxIdleConns = 200
-		tr.MaxIdleConnsPerHost = 100
-		tr.ResponseHeaderTimeout = responseHeaderTimeout
-	})
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(httpClient))
+	cfg, err := awsclient.Load(ctx)
 	if err != nil {
 		return cfg, fmt.Errorf("AWS configuration: %w", err)
 	}
@@ -49,14 +35,6 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 		return cfg, &configError{"no AWS region: set AWS_REGION"}
 	}
 	return cfg, nil
-}
-
-// newDynamoDB returns a DynamoDB client that does not validate response
-// checksums (DynamoDB Local's error replies carry none).
-func newDynamoDB(cfg aws.Config) *dynamodb.Client {
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.DisableValidateResponseChecksum = true
-	})
 }
 
 // queueURLGetter is the part of *sqs.Client that resolveQueue calls.

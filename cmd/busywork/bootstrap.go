@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/bootstrap"
 )
 
@@ -40,7 +41,7 @@ func runBootstrap(ctx context.Context, c *command, out cmdIO, args []string) err
 	}
 	clients := bootstrap.Clients{
 		SQS:      sqs.NewFromConfig(awsCfg),
-		DynamoDB: newDynamoDB(awsCfg),
+		DynamoDB: awsclient.NewDynamoDB(awsCfg),
 		SES:      sesv2.NewFromConfig(awsCfg),
 	}
 	report, err := bootstrap.Run(ctx, clients, bootstrap.Config{

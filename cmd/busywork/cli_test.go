@@ -68,6 +68,9 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"bad log level", []string{"BUSYWORK_LOG_LEVEL=loud"}, []string{"bootstrap"}, `BUSYWORK_LOG_LEVEL="loud"`},
 		{"zero concurrency", []string{"BUSYWORK_CONCURRENCY=0"}, []string{"send", "ping", "{}"}, "BUSYWORK_CONCURRENCY=0: want at least 1"},
 	}
+	// The worker reads its consumer settings after the AWS configuration,
+	// which needs a region: give one, whatever the caller's shell has.
+	t.Setenv("AWS_REGION", "us-east-1")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runBusywork(t, tt.env, tt.args...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/jobs"
 )
 
@@ -54,7 +55,7 @@ func runUser(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := ddb.New(newDynamoDB(awsCfg), cfg.Table).PutUser(ctx, email, *name); err != nil {
+	if err := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table).PutUser(ctx, email, *name); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(out.stdout, "user %s is there\n", email)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/producer"
 )
@@ -71,7 +72,7 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	}
 	app := webapp.New(webapp.Config{
 		Sender:  producer.New(client, url, opts...),
-		Store:   ddb.New(newDynamoDB(awsCfg), cfg.Table),
+		Store:   ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table),
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
+	"github.com/busywork/busywork/internal/awsclient"
 )
 
 // adminShutdownTimeout bounds the admin server's shutdown.
@@ -71,7 +72,7 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	mux := consumer.NewMux()
 	handlers.Register(mux, handlers.Deps{
 		Logger:  log,
-		Store:   ddb.New(newDynamoDB(awsCfg), cfg.Table),
+		Store:   ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table),
 		Mail:    sesv2.NewFromConfig(awsCfg),
 		From:    cfg.FromEmail,
 		BaseURL: cfg.BaseURL,

@@ -23,10 +23,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -35,7 +32,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -43,6 +39,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/busywork/busywork/internal/awsclient"
 )
 
 // Environment variables read by this package.
@@ -64,10 +62,6 @@ const (
 // Region is the region the emulators are used with.
 const Region = "us-east-1"
 
-// ResponseHeaderTimeout bounds the wait for an emulator's response headers.
-// It exceeds SQS's longest long poll (20 s).
-const ResponseHeaderTimeout = 40 * time.Second
-
 // Require skips the test when the emulators are not configured
 // (AWS_ENDPOINT_URL_SQS unset), or fails it when CI or BUSYWORK_INTEGRATION
 // is set, since then they should have been. It also fails the test when an
@@ -86,54 +80,30 @@ func Require(t testing.TB) {
 		if v == "" {
 			t.Fatalf("%s is not set while %s is: source the emulators' env file (make test does)", name, EnvSQS)
 		}
-		if err := checkLoopback(v); err != nil {
-			t.Fatalf("%s=%q: %v", name, v, err)
+		if !awsclient.IsLocalEndpoint(v) {
+			t.Fatalf("%s=%q: %s", name, v, notLocal)
 		}
 	}
 	// The generic endpoint is not used while the per-service ones are set,
 	// but refuse a non-local one anyway: it signals a mixed-up shell.
 	if v := os.Getenv("AWS_ENDPOINT_URL"); v != "" {
-		if err := checkLoopback(v); err != nil {
-			t.Fatalf("AWS_ENDPOINT_URL=%q: %v", v, err)
+		if !awsclient.IsLocalEndpoint(v) {
+			t.Fatalf("AWS_ENDPOINT_URL=%q: %s", v, notLocal)
 		}
 	}
 }
 
-func checkLoopback(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("not a URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("scheme %q is not http(s)", u.Scheme)
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("host %q is not 127.0.0.1 or localhost: integration tests only talk to local emulators", host)
-}
+// notLocal says why an endpoint is refused.
+const notLocal = "not an http(s) URL on localhost or a loopback address: integration tests only talk to local emulators"
 
-// AWSConfig returns an SDK configuration for the emulators: region
+// AWSConfig returns an SDK configuration for the emulators, loaded by
+// awsclient.Load as the commands load theirs (the same HTTP client): region
 // us-east-1 and static credentials test/test unless the environment sets
-// others, and an HTTP client that keeps 100 idle connections per host and
-// waits [ResponseHeaderTimeout] for response headers. It calls [Require].
+// others. It calls [Require].
 func AWSConfig(t testing.TB) aws.Config {
 	t.Helper()
 	Require(t)
-
-	// A BuildableClient, not a plain *http.Client: with AWS_CA_BUNDLE set
-	// (as on these machines) the loader refuses any other client type.
-	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		tr.Proxy = nil // the emulators are on loopback
-		tr.MaxIdleConns = 200
-		tr.MaxIdleConnsPerHost = 100
-		tr.ResponseHeaderTimeout = ResponseHeaderTimeout
-	})
-	opts := []func(*config.LoadOptions) error{config.WithHTTPClient(httpClient)}
+	var opts []func(*config.LoadOptions) error
 	if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
 		opts = append(opts, config.WithRegion(Region))
 	}
@@ -143,7 +113,7 @@ func AWSConfig(t testing.TB) aws.Config {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsclient.Load(ctx, opts...)
 	if err != nil {
 		t.Fatalf("testenv: load AWS config: %v", err)
 	}
@@ -157,15 +127,12 @@ func SQS(t testing.TB, optFns ...func(*sqs.Options)) *sqs.Client {
 	return sqs.NewFromConfig(AWSConfig(t), optFns...)
 }
 
-// DynamoDB returns a DynamoDB client for DynamoDB Local. Response checksum
-// validation is off, since DynamoDB Local's error replies carry no CRC32
-// header; optFns adjust the options after that.
+// DynamoDB returns a DynamoDB client for DynamoDB Local, made by
+// awsclient.NewDynamoDB (so, on that local endpoint, without response
+// checksum validation); optFns adjust its options.
 func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	t.Helper()
-	fns := append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
-		o.DisableValidateResponseChecksum = true
-	}}, optFns...)
-	return dynamodb.NewFromConfig(AWSConfig(t), fns...)
+	return awsclient.NewDynamoDB(AWSConfig(t), optFns...)
 }
 
 // SESv2 returns an SES v2 client for aws-ses-v2-local; optFns adjust its
@@ -326,16 +293,17 @@ func NewTable(t testing.TB, client *dynamodb.Client) string {
 	}
 }
 
-// receiveAllVisibility is the visibility timeout, in seconds, of ReceiveAll's
-// receives: a message it saw shows again after it, and is not counted twice.
-const receiveAllVisibility = 3
-
 // ReceiveAll receives from queueURL, one-second long polls at a time, until
-// it holds n distinct messages (by MessageId), and returns them with all
-// system and message attributes. It deletes nothing: each message it saw is
-// visible again 3 s after its receive. It fails the test, naming how many
-// it saw, when timeout passes or ctx ends first. Call it from the test's
-// goroutine.
+// it holds n distinct messages (by MessageId), and returns those n with all
+// system and message attributes. It deletes nothing and asks for no more
+// messages than it still needs, so the queue's other messages stay visible
+// to what the test does next. The messages it returns are in flight for the
+// queue's own visibility timeout, as after any receive: change their
+// visibility to see them again sooner. On a queue whose timeout is shorter
+// than the wait, a message may come back meanwhile; it is counted once. It
+// fails the test,
+// naming how many it saw, when timeout passes or ctx ends first. Call it
+// from the test's goroutine.
 func ReceiveAll(ctx context.Context, t testing.TB, client *sqs.Client, queueURL string, n int, timeout time.Duration) []types.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -344,13 +312,9 @@ func ReceiveAll(ctx context.Context, t testing.TB, client *sqs.Client, queueURL 
 	seen := make(map[string]bool)
 	for len(got) < n {
 		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:            aws.String(queueURL),
-			MaxNumberOfMessages: 10,
-			WaitTimeSeconds:     1,
-			// A receive whose response is lost on the way (it happens, and
-			// the SDK then retries the call) hides its messages for this
-			// long rather than the queue's visibility timeout.
-			VisibilityTimeout:           receiveAllVisibility,
+			QueueUrl:                    aws.String(queueURL),
+			MaxNumberOfMessages:         int32(min(10, n-len(got))),
+			WaitTimeSeconds:             1,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
 			MessageAttributeNames:       []string{"All"},
 		})
