@@ -1,7 +1,8 @@
 # busywork: build, test and run locally without Docker.
 #
 #   make test            vet + all tests (-race) against the local emulators
-#   make bench           benchmarks against the local emulators
+#   make bench           benchmarks against the local emulators: the main
+#                        module's, then bench/ (busywork against the Go CDK)
 #   make dev             emulators + bootstrap + worker, until Ctrl-C
 #   make emulators-up    start the emulators for your own shell (dev ports)
 #   make emulators-down  stop them
@@ -23,6 +24,10 @@ TEST_PORTS := SQS_PORT=19324 DYNAMODB_PORT=18000 SES_PORT=18005
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 BENCH_FLAGS ?= -run '^$$' -bench . -benchmem
+# bench/ is a module of its own (so that the main module never depends on
+# gocloud.dev); BENCH_JOBS is the jobs of each of its no-op drains.
+DRAIN_FLAGS ?= -run '^$$' -bench . -benchtime=1x -timeout 30m
+BENCH_JOBS ?= 50000
 
 .PHONY: test bench dev emulators-up emulators-down check-go
 
@@ -41,8 +46,12 @@ test: check-go
 		if [ $$vet -ne 0 ]; then echo "make test: go vet failed" >&2; fi; \
 		exit $$vet' make-test $(GO_TEST_FLAGS)
 
+# One set of emulators for both modules; "--" separates their flags, which
+# reach the inner shell as arguments, so they may hold quotes.
 bench: check-go
-	@$(TEST_PORTS) $(WITH_EMULATORS) $(TEST_DIR) -- env BUSYWORK_INTEGRATION=1 go test $(BENCH_FLAGS) ./...
+	@$(TEST_PORTS) $(WITH_EMULATORS) $(TEST_DIR) -- env BUSYWORK_INTEGRATION=1 BUSYWORK_BENCH_JOBS=$(BENCH_JOBS) bash -c '\
+		main=(); while [ $$# -gt 0 ] && [ "$$1" != -- ]; do main+=("$$1"); shift; done; shift; \
+		go test "$${main[@]}" ./... && cd bench && go test "$$@" .' make-bench $(BENCH_FLAGS) -- $(DRAIN_FLAGS)
 
 define DEV_HINT
 
