@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
 )
@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 func runWorkerProcess(url string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsclient.Load(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -20,38 +20,62 @@
 //
 // # What happens to a message
 //
-// A poller receives only as many messages as its queue has free slots, so
-// no message waits in memory while its visibility runs out. From the
-// receive on, a heartbeat extends the message's visibility (in batches of
-// up to 10) until the job is settled, but never past its handler's
-// deadline plus HungGrace, nor past SQS's 12 hours.
+// Each queue (lane) has Concurrency workers and Pollers pollers. A poller
+// receives a batch of up to 10 once the lane has room for all of it, so
+// receives overlap work: a lane holds at most Concurrency +
+// min(Concurrency, 10 × Pollers) messages. From the receive on, a
+// heartbeat keeps each message invisible: a receive asks for a short first
+// lease (at most FirstLease, so the messages of a receive whose response is
+// lost come back soon), and the heartbeat extends it by Lease whenever
+// less than half the first lease is left, in batches of up to 10 sent in
+// parallel, until SQS has confirmed what became of the message — never
+// past its handler's deadline plus HungGrace while it runs, nor past SQS's
+// 12 hours. Every visibility the consumer sets is capped at what is left
+// of those 12 hours.
 //
-//   - The handler returns nil: the message is deleted, in batches of up to
-//     10 (sent when full, or 100 ms after the first entry). The job's slot
-//     is free again only once SQS confirmed the delete, so a worker that
-//     crashes re-runs at most its concurrency limit of finished jobs.
+//   - The handler returns nil: its slot is free at once, and the message
+//     is deleted in a batch. A batch goes out as soon as no call is in
+//     flight, and fills while calls are, so an idle worker deletes at once
+//     and a busy one sends full batches. At most MaxUnconfirmed deletes
+//     are unconfirmed at a time: a worker killed outright runs at most
+//     MaxUnconfirmed + Concurrency finished jobs again.
 //   - The handler returns an error, panics or runs out of time: the
 //     message's visibility is set to Backoff of its receive count (or the
 //     delay of a RetryAfter error), and SQS delivers it again then. The
 //     queue's redrive policy moves it to the DLQ after maxReceiveCount
-//     receives.
+//     receives; Delivery.LastTry tells a handler that this is the last.
 //   - The body is not a job (bad JSON, no or unknown type, fields that do
-//     not decode or Validate), a signing key is set and the signature is
-//     missing or wrong, or the handler returns a Permanent error: the
-//     message is copied to the DLQ with the attributes error and failed_at,
-//     then deleted. A poison message never reaches a handler twice.
+//     not decode or Validate, or a panic while decoding), a signing key is
+//     set and the signature is missing or wrong, or the handler returns a
+//     Permanent error: the message is copied to the DLQ with the attributes
+//     error and failed_at, then deleted. If the copy fails, the job waits
+//     for the redrive policy without reaching its handler again.
 //   - The handler ignores its cancelled context for HungGrace past its
 //     deadline: the message is given back for a retry, the handler counts
 //     as hung until it returns, and Healthy reports an error once hung
 //     handlers hold more than UnhealthyHungShare of the slots.
+//   - The lease is lost (the visibility ran out, or SQS refused an
+//     extension for good): another worker may have the job, so the
+//     handler's context is cancelled with the cause ErrLeaseLost and its
+//     result is not sent to SQS.
 //
 // Failed entries of a batch call are sent again by receipt handle; what
 // still fails is logged with the job's id, never dropped silently.
+//
+// # Shutdown
+//
+// When Run's context ends, no new receive starts, and running and queued
+// jobs get DrainTimeout. Then handlers still running are cancelled (the
+// cause is ErrShuttingDown); once they return, their messages are released
+// (visible again at once), so a job never overlaps its own redelivery.
+// Pending deletes and visibility changes are confirmed last. Run returns
+// within DrainTimeout + ShutdownMargin, with an error if SQS did not
+// confirm some of them.
 //
 // # Logs and metrics
 //
 // Each job outcome is one log line with the fields job_id, job_type, queue,
 // receive_count, duration_ms, outcome (succeeded, retried, dead_lettered,
-// released, hung) and error. NewMetrics registers Prometheus metrics named
+// released, hung, lease_lost) and error. NewMetrics registers Prometheus metrics named
 // busywork_*.
 package consumer

@@ -65,11 +65,17 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"user add two emails", nil, []string{"user", "add", "a@example.com", "b@example.com"}, `busywork user: unexpected argument "b@example.com"`},
 		{"bad env value", []string{"BUSYWORK_CONCURRENCY=abc"}, []string{"worker"}, `busywork worker: BUSYWORK_CONCURRENCY="abc": not a whole number`},
 		{"bad consumer env value", []string{"BUSYWORK_DRAIN_TIMEOUT=soon"}, []string{"worker"}, `BUSYWORK_DRAIN_TIMEOUT="soon": not a duration`},
+		{"consumer setting out of range", []string{"BUSYWORK_QUEUE_URL=http://127.0.0.1:1/000000000000/q", "BUSYWORK_WAIT_TIME=30s"}, []string{"worker"},
+			"busywork worker: BUSYWORK_WAIT_TIME: 30s is not a whole number of seconds from 1 to 20"},
+		{"lane setting out of range", []string{"BUSYWORK_QUEUE_URL=http://127.0.0.1:1/000000000000/q", "BUSYWORK_LEASE=1s"}, []string{"worker"},
+			"busywork worker: BUSYWORK_LEASE: 1s is not between 2s and 12h"},
+		{"negative pollers", []string{"BUSYWORK_POLLERS=-1"}, []string{"worker"}, "BUSYWORK_POLLERS=-1: want at least 1"},
 		{"bad log level", []string{"BUSYWORK_LOG_LEVEL=loud"}, []string{"bootstrap"}, `BUSYWORK_LOG_LEVEL="loud"`},
 		{"zero concurrency", []string{"BUSYWORK_CONCURRENCY=0"}, []string{"send", "ping", "{}"}, "BUSYWORK_CONCURRENCY=0: want at least 1"},
 	}
-	// The worker reads its consumer settings after the AWS configuration,
-	// which needs a region: give one, whatever the caller's shell has.
+	// The worker checks its consumer settings once the AWS configuration,
+	// which needs a region, is loaded: give one, whatever the caller's
+	// shell has.
 	t.Setenv("AWS_REGION", "us-east-1")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -34,6 +36,15 @@ type Config struct {
 	WebAddr string `envconfig:"WEB_ADDR" default:"127.0.0.1:8080"`
 	// Concurrency is how many jobs the worker runs at once.
 	Concurrency int `envconfig:"CONCURRENCY" default:"10"`
+	// Pollers is how many receives the worker keeps in flight; 0 means
+	// the consumer's default.
+	Pollers int `envconfig:"POLLERS"`
+	// MaxUnconfirmed bounds finished jobs whose delete SQS has not
+	// confirmed; 0 means the concurrency.
+	MaxUnconfirmed int `envconfig:"MAX_UNCONFIRMED"`
+	// Lease is the visibility the heartbeat keeps renewing; 0 means the
+	// queue's visibility timeout.
+	Lease time.Duration `envconfig:"LEASE"`
 	// MaxReceiveCount is the redrive policy's maxReceiveCount that
 	// bootstrap sets.
 	MaxReceiveCount int `envconfig:"MAX_RECEIVE_COUNT" default:"5"`
@@ -60,6 +71,10 @@ func loadConfig() (Config, error) {
 		return c, &configError{envPrefix + "_QUEUE is empty (and " + envPrefix + "_QUEUE_URL unset)"}
 	case c.Concurrency < 1:
 		return c, &configError{fmt.Sprintf("%s_CONCURRENCY=%d: want at least 1", envPrefix, c.Concurrency)}
+	case c.Pollers < 0:
+		return c, &configError{fmt.Sprintf("%s_POLLERS=%d: want at least 1 (or unset)", envPrefix, c.Pollers)}
+	case c.MaxUnconfirmed < 0:
+		return c, &configError{fmt.Sprintf("%s_MAX_UNCONFIRMED=%d: want at least 1 (or unset)", envPrefix, c.MaxUnconfirmed)}
 	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
 		return c, &configError{fmt.Sprintf("%s_MAX_RECEIVE_COUNT=%d: want 1 to 1000", envPrefix, c.MaxReceiveCount)}
 	}
@@ -70,6 +85,36 @@ func loadConfig() (Config, error) {
 func loadConsumerConfig() (consumer.Config, error) {
 	var c consumer.Config
 	return c, process(&c)
+}
+
+// queueSettings maps the QueueConfig fields the worker sets to the
+// variables they come from.
+var queueSettings = map[string]string{
+	"Concurrency":    "CONCURRENCY",
+	"Pollers":        "POLLERS",
+	"MaxUnconfirmed": "MAX_UNCONFIRMED",
+	"Lease":          "LEASE",
+}
+
+// consumerConfigError turns the consumer's refusal of a setting into a
+// configError naming the environment variable it came from, as in
+// "BUSYWORK_WAIT_TIME: 25s must be shorter than the drain timeout 20s".
+func consumerConfigError(err error) error {
+	var ce *consumer.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	name := ce.Field
+	if _, field, ok := strings.Cut(name, "]."); ok { // Queues[i].Field
+		if v, ok := queueSettings[field]; ok {
+			name = envPrefix + "_" + v
+		}
+	} else if f, ok := reflect.TypeFor[consumer.Config]().FieldByName(name); ok {
+		if tag := f.Tag.Get("envconfig"); tag != "" {
+			name = envPrefix + "_" + tag
+		}
+	}
+	return &configError{name + ": " + ce.Problem}
 }
 
 // process fills spec from the environment, turning a bad value into a

@@ -50,11 +50,11 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	if err := c.parseNoArgs(out.stdout, args); err != nil {
 		return err
 	}
-	cfg, awsCfg, err := loadEnv(ctx)
+	ccfg, err := loadConsumerConfig()
 	if err != nil {
 		return err
 	}
-	ccfg, err := loadConsumerConfig()
+	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,9 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 		From:    cfg.FromEmail,
 		BaseURL: cfg.BaseURL,
 	})
-	ccfg.Queues = []consumer.QueueConfig{{URL: url, Concurrency: cfg.Concurrency}}
+	ccfg.Queues = []consumer.QueueConfig{{
+		URL: url, Concurrency: cfg.Concurrency, Pollers: cfg.Pollers, MaxUnconfirmed: cfg.MaxUnconfirmed, Lease: cfg.Lease,
+	}}
 	ccfg.Logger = log
 	ccfg.Metrics = metrics
 	if cfg.SigningKey != "" {
@@ -85,7 +87,7 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	}
 	cons, err := consumer.New(client, mux, ccfg)
 	if err != nil {
-		return &configError{err.Error()}
+		return consumerConfigError(err)
 	}
 
 	ln, err := net.Listen("tcp", cfg.AdminAddr)
