@@ -54,6 +54,7 @@ func (l *lane) process(jobsCtx context.Context, m *message) {
 	// show again while its handler still runs.
 	run := min(timeout, l.remaining(m)-grace-l.firstLease)
 	ctx, cancel := context.WithCancelCause(context.WithValue(jobsCtx, deliveryKey{}, &m.delivery))
+	defer cancel(nil) // also unlinks ctx from jobsCtx, which outlives it
 	ctx, cancelDeadline := context.WithTimeout(ctx, run)
 	defer cancelDeadline()
 	m.mu.Lock()
