@@ -31,11 +31,15 @@ var workerCommand = &command{
 	run:     runWorker,
 	help: `Serves the jobs of the queue BUSYWORK_QUEUE (default busywork-jobs) or
 BUSYWORK_QUEUE_URL with all handlers, up to BUSYWORK_CONCURRENCY (default 10)
-at once. Logs are JSON lines on stderr.
+at once, with BUSYWORK_POLLERS receives in flight (default 2) and at most
+BUSYWORK_MAX_UNCONFIRMED finished jobs whose delete SQS has not confirmed
+(default: the concurrency). Logs are JSON lines on stderr.
 
 On SIGTERM or SIGINT it receives no more jobs, gives running ones
-BUSYWORK_DRAIN_TIMEOUT (default 25s) to finish, releases the rest to SQS, and
-exits 0. A second signal kills it at once.
+BUSYWORK_DRAIN_TIMEOUT (default 25s) to finish, cancels the rest and
+releases them to SQS once their handlers return, confirms the last deletes,
+and exits 0 within the drain timeout + 15s (1 if SQS did not confirm some
+outcomes). A second signal kills it at once.
 
 The admin listener on BUSYWORK_ADMIN_ADDR (default 127.0.0.1:9090) serves
   /healthz   200 "ok", or 503 with the reason when hung handlers hold too
