@@ -81,3 +81,18 @@ func TestNew_RefusesAHandlerTimeoutThatCannotFitInTwelveHours(t *testing.T) {
 
 // nopSQS is an SQSAPI that New only stores.
 type nopSQS struct{ SQSAPI }
+
+func TestConsumer_MetricTypeLabelIsBoundedToRegisteredTypes(t *testing.T) {
+	mux := NewMux()
+	Handle(mux, func(context.Context, jobs.Ping) error { return nil })
+	c, err := New(nopSQS{}, mux, Config{Queues: []QueueConfig{{URL: "u"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.typeLabel("ping"); got != "ping" {
+		t.Errorf("typeLabel(ping) = %q", got)
+	}
+	if got := c.typeLabel("made-up-" + strings.Repeat("x", 40)); got != "unknown" {
+		t.Errorf("typeLabel(made-up) = %q, want unknown", got)
+	}
+}
