@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode"
 )
 
 // Job is implemented by every job type. Type returns the job's wire name,
@@ -20,6 +21,7 @@ const (
 	TypeMagicLink       = "magic_link"
 	TypeGenerateTicket  = "generate_ticket"
 	TypeDispatchTickets = "dispatch_tickets"
+	TypeTicketOrder     = "ticket_order"
 	TypePing            = "ping"
 )
 
@@ -38,6 +40,46 @@ func (MagicLink) Type() string { return TypeMagicLink }
 // Validate checks that Email is a single plain address.
 func (j MagicLink) Validate() error {
 	return validateEmail(j.Email)
+}
+
+// TicketOrder asks the worker to fan an order out: create its batch of
+// Tickets tickets and enqueue one GenerateTicket job per ticket. The web
+// app enqueues this one job for the whole order, whatever its size.
+type TicketOrder struct {
+	OrderID string `json:"order_id"`
+	Email   string `json:"email"`
+	Event   string `json:"event"`
+	Tickets int    `json:"tickets"`
+}
+
+// Type returns "ticket_order".
+func (TicketOrder) Type() string { return TypeTicketOrder }
+
+// MaxEventBytes bounds an order's event name.
+const MaxEventBytes = 200
+
+// Validate checks the order id, the buyer's address, that Event is
+// printable and at most MaxEventBytes, and that 1 <= Tickets <= MaxTickets.
+func (j TicketOrder) Validate() error {
+	var errs []error
+	if err := validateID("order_id", j.OrderID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateEmail(j.Email); err != nil {
+		errs = append(errs, err)
+	}
+	switch ev := strings.TrimSpace(j.Event); {
+	case ev == "":
+		errs = append(errs, errors.New("event: missing"))
+	case len(j.Event) > MaxEventBytes:
+		errs = append(errs, fmt.Errorf("event: %d bytes is longer than %d", len(j.Event), MaxEventBytes))
+	case strings.ContainsFunc(j.Event, func(r rune) bool { return !unicode.IsPrint(r) }):
+		errs = append(errs, fmt.Errorf("event: %q holds characters that are not printable", j.Event))
+	}
+	if j.Tickets < 1 || j.Tickets > MaxTickets {
+		errs = append(errs, fmt.Errorf("tickets: %d is not between 1 and %d", j.Tickets, MaxTickets))
+	}
+	return errors.Join(errs...)
 }
 
 // GenerateTicket asks the worker to render ticket Number (1-based) of the
@@ -134,6 +176,10 @@ func validateEmail(email string) error {
 	}
 	return nil
 }
+
+// ValidateJobID checks a job id given by a caller (a deterministic id for a
+// follow-up job): 1 to 128 letters, digits, '-' and '_'.
+func ValidateJobID(id string) error { return validateID("job_id", id) }
 
 func validateID(field, id string) error {
 	switch {

@@ -27,6 +27,7 @@ var decoders = map[string]func([]byte) (Job, error){
 	GenerateTicket{}.Type():  decodeStrict[GenerateTicket],
 	DispatchTickets{}.Type(): decodeStrict[DispatchTickets],
 	Ping{}.Type():            decodeStrict[Ping],
+	TicketOrder{}.Type():     decodeStrict[TicketOrder],
 }
 
 // Types returns the wire names of the job types Parse knows, sorted.

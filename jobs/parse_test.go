@@ -27,7 +27,7 @@ func TestParse(t *testing.T) {
 		{"ping with too much work", "ping", `{"work_ms":60001}`, nil, jobs.ErrInvalid, "invalid ping job: work_ms: 60001 is not between 0 and 60000"},
 		{"whole body with its own type", "ping", `{"type":"ping","message":"hi"}`, jobs.Ping{Message: "hi"}, nil, ""},
 		{"unknown type lists the known ones", "pong", `{}`, nil, jobs.ErrUnknownType,
-			`unknown job type "pong" (known: dispatch_tickets, generate_ticket, magic_link, ping)`},
+			`unknown job type "pong" (known: dispatch_tickets, generate_ticket, magic_link, ping, ticket_order)`},
 		{"empty type", "", `{}`, nil, jobs.ErrUnknownType, `unknown job type ""`},
 		{"not JSON", "ping", `{message:"hi"}`, nil, jobs.ErrMalformed, "JSON: ping job fields: invalid character"},
 		{"empty", "ping", ``, nil, jobs.ErrMalformed, "JSON: "},
@@ -71,7 +71,7 @@ func TestParse_InvalidWrapsValidateError(t *testing.T) {
 }
 
 func TestTypes_ListsEveryJobTypeSorted(t *testing.T) {
-	want := []string{jobs.TypeDispatchTickets, jobs.TypeGenerateTicket, jobs.TypeMagicLink, jobs.TypePing}
+	want := []string{jobs.TypeDispatchTickets, jobs.TypeGenerateTicket, jobs.TypeMagicLink, jobs.TypePing, jobs.TypeTicketOrder}
 	if got := jobs.Types(); !slices.Equal(got, want) {
 		t.Fatalf("Types() = %v, want %v", got, want)
 	}

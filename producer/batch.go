@@ -43,6 +43,13 @@ type Result struct {
 func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOption) ([]Result, error) {
 	so := collectSendOptions(opts)
 	results := make([]Result, len(js))
+	if so.jobID != "" && len(js) > 1 {
+		err := fmt.Errorf("producer: %w: one JobID for %d jobs", ErrInvalidJob, len(js))
+		for i := range results {
+			results[i].Err = err
+		}
+		return results, batchError(results)
+	}
 	msgs := make([]*message, 0, len(js))
 	at := make([]int, 0, len(js)) // at[k] is the index in js of msgs[k]
 	for i, job := range js {

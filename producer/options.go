@@ -99,6 +99,7 @@ type SendOption func(*sendOptions)
 
 type sendOptions struct {
 	delay time.Duration
+	jobID string
 }
 
 // Delay returns an option that keeps the messages invisible to consumers
@@ -109,6 +110,15 @@ type sendOptions struct {
 // DelaySeconds in force: the SDK does not send a zero delay.
 func Delay(d time.Duration) SendOption {
 	return func(o *sendOptions) { o.delay = d }
+}
+
+// JobID returns an option that sends the job under id instead of a fresh
+// one: a deterministic id for a follow-up job (an order's dispatch), so
+// that a repeated send is recognised as the same job by its handler. id
+// must pass jobs.ValidateJobID; Send refuses others with ErrInvalidJob
+// before any network call. SendBatch takes it only for a single job.
+func JobID(id string) SendOption {
+	return func(o *sendOptions) { o.jobID = id }
 }
 
 func collectSendOptions(opts []SendOption) sendOptions {

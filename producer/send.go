@@ -119,13 +119,20 @@ func (p *Producer) encode(job jobs.Job, so sendOptions) (*message, error) {
 	if so.delay < 0 || so.delay > MaxDelay {
 		return nil, fmt.Errorf("producer: %s job: %w: %v is not between 0 and %v", typ, ErrInvalidDelay, so.delay, MaxDelay)
 	}
+	id := rand.Text()
+	if so.jobID != "" {
+		if err := jobs.ValidateJobID(so.jobID); err != nil {
+			return nil, fmt.Errorf("producer: %s job: %w: %w", typ, ErrInvalidJob, err)
+		}
+		id = so.jobID
+	}
 	body, err := jobs.Marshal(job)
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w: %w", ErrInvalidJob, err)
 	}
 	m := &message{
 		jobType: typ,
-		id:      rand.Text(),
+		id:      id,
 		body:    string(body),
 		attrs:   make(map[string]types.MessageAttributeValue, 4),
 		delay:   int32((so.delay + time.Second - 1) / time.Second),

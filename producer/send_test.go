@@ -92,6 +92,24 @@ func TestSend_RefusesBadDelayBeforeAnyNetworkCall(t *testing.T) {
 	}
 }
 
+func TestSend_JobIDSetsTheJobIDAttributeAndIsChecked(t *testing.T) {
+	f := &fakeSQS{t: t}
+	p := New(f, testQueue)
+	id, err := p.Send(t.Context(), jobs.DispatchTickets{OrderID: "o-1"}, JobID("dispatch-o-1"))
+	if err != nil || id != "dispatch-o-1" {
+		t.Fatalf("Send with JobID = %q, %v", id, err)
+	}
+	if got := aws.ToString(f.sent[0].MessageAttributes[jobs.AttrJobID].StringValue); got != "dispatch-o-1" {
+		t.Fatalf("job_id attribute = %q", got)
+	}
+	if _, err := New(noNetwork(t), testQueue).Send(t.Context(), jobs.Ping{}, JobID("no spaces")); !errors.Is(err, ErrInvalidJob) {
+		t.Fatalf("Send with a bad JobID: %v, want ErrInvalidJob", err)
+	}
+	if _, err := New(noNetwork(t), testQueue).SendBatch(t.Context(), []jobs.Job{jobs.Ping{}, jobs.Ping{}}, JobID("one")); !errors.Is(err, ErrInvalidJob) {
+		t.Fatalf("SendBatch of two jobs with one JobID: %v, want ErrInvalidJob", err)
+	}
+}
+
 func TestSend_SendsDelayInWholeSecondsRoundedUp(t *testing.T) {
 	for d, want := range map[time.Duration]int32{0: 0, time.Nanosecond: 1, 1500 * time.Millisecond: 2, time.Minute: 60, MaxDelay: 900} {
 		f := &fakeSQS{t: t}

@@ -54,7 +54,7 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"send without JSON", nil, []string{"send", "ping"}, "busywork send: missing argument JSON"},
 		{"send with too many arguments", nil, []string{"send", "ping", "{}", "{}"}, `busywork send: unexpected argument "{}"`},
 		{"unknown job type", nil, []string{"send", "x", "{}"},
-			`busywork send: unknown job type "x" (known: dispatch_tickets, generate_ticket, magic_link, ping)`},
+			`busywork send: unknown job type "x" (known: dispatch_tickets, generate_ticket, magic_link, ping, ticket_order)`},
 		{"bad JSON", nil, []string{"send", "ping", "{message:hi}"}, "busywork send: JSON: ping job fields: invalid character"},
 		{"unknown field", nil, []string{"send", "ping", `{"mesage":"hi"}`}, `busywork send: JSON: ping job fields: unknown field "mesage"`},
 		{"invalid job", nil, []string{"send", "magic_link", `{"email":"ada"}`}, `busywork send: invalid magic_link job: email: "ada" is not a plain address`},
