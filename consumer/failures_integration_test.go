@@ -120,7 +120,7 @@ func TestConsumer_HandlersEnqueueFollowUpJobs(t *testing.T) {
 		_, err := p.Send(ctx, jobs.DispatchTickets{OrderID: j.OrderID})
 		return err
 	})
-	if _, err := p.Send(t.Context(), jobs.GenerateTicket{OrderID: "o-1", Number: 1, Total: 1}); err != nil {
+	if _, err := p.Send(t.Context(), jobs.GenerateTicket{OrderID: "o-1", Number: 1, Total: 1, Event: "G"}); err != nil {
 		t.Fatal(err)
 	}
 	start(t, client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: url}}, SigningKey: key})

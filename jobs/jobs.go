@@ -68,13 +68,8 @@ func (j TicketOrder) Validate() error {
 	if err := validateEmail(j.Email); err != nil {
 		errs = append(errs, err)
 	}
-	switch ev := strings.TrimSpace(j.Event); {
-	case ev == "":
-		errs = append(errs, errors.New("event: missing"))
-	case len(j.Event) > MaxEventBytes:
-		errs = append(errs, fmt.Errorf("event: %d bytes is longer than %d", len(j.Event), MaxEventBytes))
-	case strings.ContainsFunc(j.Event, func(r rune) bool { return !unicode.IsPrint(r) }):
-		errs = append(errs, fmt.Errorf("event: %q holds characters that are not printable", j.Event))
+	if err := validateEvent(j.Event); err != nil {
+		errs = append(errs, err)
 	}
 	if j.Tickets < 1 || j.Tickets > MaxTickets {
 		errs = append(errs, fmt.Errorf("tickets: %d is not between 1 and %d", j.Tickets, MaxTickets))
@@ -83,17 +78,21 @@ func (j TicketOrder) Validate() error {
 }
 
 // GenerateTicket asks the worker to render ticket Number (1-based) of the
-// Total tickets of order OrderID.
+// Total tickets of order OrderID, for Event and its Attendee (so that the
+// job needs no read of the order).
 type GenerateTicket struct {
-	OrderID string `json:"order_id"`
-	Number  int    `json:"ticket_number"`
-	Total   int    `json:"total"`
+	OrderID  string `json:"order_id"`
+	Number   int    `json:"ticket_number"`
+	Total    int    `json:"total"`
+	Event    string `json:"event"`
+	Attendee string `json:"attendee"`
 }
 
 // Type returns "generate_ticket".
 func (GenerateTicket) Type() string { return TypeGenerateTicket }
 
-// Validate checks the order id and that 1 <= Number <= Total <= MaxTickets.
+// Validate checks the order id, that 1 <= Number <= Total <= MaxTickets,
+// and the event as TicketOrder does.
 func (j GenerateTicket) Validate() error {
 	var errs []error
 	if err := validateID("order_id", j.OrderID); err != nil {
@@ -104,6 +103,12 @@ func (j GenerateTicket) Validate() error {
 	}
 	if j.Number < 1 || j.Number > j.Total {
 		errs = append(errs, fmt.Errorf("ticket_number: %d is not between 1 and total (%d)", j.Number, j.Total))
+	}
+	if err := validateEvent(j.Event); err != nil {
+		errs = append(errs, err)
+	}
+	if len(j.Attendee) > 254 {
+		errs = append(errs, fmt.Errorf("attendee: %d bytes is longer than 254", len(j.Attendee)))
 	}
 	return errors.Join(errs...)
 }
@@ -173,6 +178,18 @@ func validateEmail(email string) error {
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(email) {
 		return fmt.Errorf("email: %q is not a plain address", email)
+	}
+	return nil
+}
+
+func validateEvent(event string) error {
+	switch {
+	case strings.TrimSpace(event) == "":
+		return errors.New("event: missing")
+	case len(event) > MaxEventBytes:
+		return fmt.Errorf("event: %d bytes is longer than %d", len(event), MaxEventBytes)
+	case strings.ContainsFunc(event, func(r rune) bool { return !unicode.IsPrint(r) }):
+		return fmt.Errorf("event: %q holds characters that are not printable", event)
 	}
 	return nil
 }

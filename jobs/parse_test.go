@@ -19,7 +19,7 @@ func TestParse(t *testing.T) {
 		wantMsg string // substring of the error
 	}{
 		{"magic link", "magic_link", `{"email":"ada@example.com"}`, jobs.MagicLink{Email: "ada@example.com"}, nil, ""},
-		{"ticket", "generate_ticket", `{"order_id":"o-1","ticket_number":2,"total":3}`, jobs.GenerateTicket{OrderID: "o-1", Number: 2, Total: 3}, nil, ""},
+		{"ticket", "generate_ticket", `{"order_id":"o-1","ticket_number":2,"total":3,"event":"G"}`, jobs.GenerateTicket{OrderID: "o-1", Number: 2, Total: 3, Event: "G"}, nil, ""},
 		{"dispatch", "dispatch_tickets", `{"order_id":"o-1"}`, jobs.DispatchTickets{OrderID: "o-1"}, nil, ""},
 		{"ping", "ping", `{"message":"hi"}`, jobs.Ping{Message: "hi"}, nil, ""},
 		{"ping without fields", "ping", ` {} `, jobs.Ping{}, nil, ""},

@@ -16,7 +16,7 @@ func TestMarshal_PutsTypeFirstAndRoundTrips(t *testing.T) {
 		want string
 	}{
 		{jobs.MagicLink{Email: "ada@example.com"}, `{"type":"magic_link","email":"ada@example.com"}`},
-		{jobs.GenerateTicket{OrderID: "o1", Number: 2, Total: 5}, `{"type":"generate_ticket","order_id":"o1","ticket_number":2,"total":5}`},
+		{jobs.GenerateTicket{OrderID: "o1", Number: 2, Total: 5, Event: "G", Attendee: "a@example.com"}, `{"type":"generate_ticket","order_id":"o1","ticket_number":2,"total":5,"event":"G","attendee":"a@example.com"}`},
 		{jobs.DispatchTickets{OrderID: "o1"}, `{"type":"dispatch_tickets","order_id":"o1"}`},
 		{jobs.Ping{}, `{"type":"ping"}`},
 	}

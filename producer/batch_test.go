@@ -18,7 +18,7 @@ import (
 func tickets(n int) []jobs.Job {
 	js := make([]jobs.Job, n)
 	for i := range js {
-		js[i] = jobs.GenerateTicket{OrderID: "o1", Number: i + 1, Total: n}
+		js[i] = jobs.GenerateTicket{OrderID: "o1", Number: i + 1, Total: n, Event: "G"}
 	}
 	return js
 }

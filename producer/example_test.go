@@ -57,7 +57,7 @@ func ExampleProducer_SendBatch() {
 	const total = 25
 	js := make([]jobs.Job, total)
 	for i := range js {
-		js[i] = jobs.GenerateTicket{OrderID: "order-42", Number: i + 1, Total: total}
+		js[i] = jobs.GenerateTicket{OrderID: "order-42", Number: i + 1, Total: total, Event: "Gophercon"}
 	}
 	results, err := q.SendBatch(context.Background(), js)
 	if err != nil {

@@ -151,7 +151,7 @@ func TestSendBatch_Delivers25JobsWithDistinctIDsInOrder(t *testing.T) {
 
 	js := make([]jobs.Job, 25)
 	for i := range js {
-		js[i] = jobs.GenerateTicket{OrderID: "o-25", Number: i + 1, Total: len(js)}
+		js[i] = jobs.GenerateTicket{OrderID: "o-25", Number: i + 1, Total: len(js), Event: "G"}
 	}
 	results, err := p.SendBatch(t.Context(), js)
 	if err != nil {
