@@ -113,36 +113,7 @@ func (h *MagicLink) Handle(ctx context.Context, job jobs.MagicLink) error {
 		return fmt.Errorf("magic link: %w", err)
 	}
 
-	claim, err := h.Store.ClaimJob(ctx, d.ID, claimLease(ctx))
-	if err != nil {
-		return fmt.Errorf("magic link: %w", err)
-	}
-	switch {
-	case claim.Done:
-		log.InfoContext(ctx, "magic link: job already done, sent nothing", "outcome", "duplicate", "result", claim.Result)
-		return nil
-	case !claim.Claimed:
-		wait := max(time.Until(claim.LeaseUntil), time.Second)
-		return consumer.RetryAfter(wait, fmt.Errorf("magic link: job %s is held by another attempt until %s",
-			d.ID, claim.LeaseUntil.UTC().Format(time.RFC3339)))
-	}
-
-	result, err := h.send(ctx, user, log)
-	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	defer cancel()
-	if err != nil {
-		// Whether or not SES may have taken it, let the retry send at once.
-		if rerr := h.Store.ReleaseJob(settle, d.ID, claim.Owner); rerr != nil {
-			log.WarnContext(ctx, "magic link: could not release the job's claim; its retry waits for the lease", "error", rerr)
-		}
-		return err
-	}
-	if err := h.Store.CompleteJob(settle, d.ID, result); err != nil {
-		// The job did its work: failing it now would send the email again.
-		log.ErrorContext(ctx, "magic link: could not record the job as done; a redelivery may send a second email",
-			"outcome", "sent", "error", err)
-	}
-	return nil
+	return once(ctx, h.Store, d.ID, "magic link", log, func() (string, error) { return h.send(ctx, user, log) })
 }
 
 // send applies the rate limit, then creates a token and emails its link.
