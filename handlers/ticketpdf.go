@@ -8,6 +8,8 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"image/png"
+	"sync"
 
 	"github.com/go-pdf/fpdf"
 	qrcode "github.com/skip2/go-qrcode"
@@ -73,8 +75,8 @@ func RenderTicket(ctx context.Context, key []byte, t TicketPDF) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("render ticket: QR code: %w", err)
 	}
-	png, err := qr.PNG(-qrModulePixels)
-	if err != nil {
+	var qrPNG bytes.Buffer
+	if err := qrEncoder.Encode(&qrPNG, qr.Image(-qrModulePixels)); err != nil {
 		return nil, fmt.Errorf("render ticket: QR code: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -83,9 +85,11 @@ func RenderTicket(ctx context.Context, key []byte, t TicketPDF) ([]byte, error) 
 
 	// Lay the ticket out once on a page long enough for any text to learn
 	// its height, then for real on a page of that height: one page always.
-	height := drawTicket(newTicketDoc(ticketPageW*10), t, code, nil)
+	measure := newTicketDoc(ticketPageW * 10)
+	text := ticketLines(measure, t, code)
+	height := drawTicket(measure, text, nil)
 	pdf := newTicketDoc(max(ticketPageH, height+ticketMargin))
-	drawTicket(pdf, t, code, png)
+	drawTicket(pdf, text, qrPNG.Bytes())
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -108,24 +112,40 @@ func newTicketDoc(height float64) *fpdf.Fpdf {
 	return pdf
 }
 
-// drawTicket draws t and its code on pdf's page, with the QR code's PNG
-// (none when png is nil, to measure), and returns where the ticket ends.
-func drawTicket(pdf *fpdf.Fpdf, t TicketPDF, code string, png []byte) float64 {
-	title := fmt.Sprintf("Ticket %d of %d", t.Number, t.Total)
-	pdf.SetTitle(title, true)
-	// The translator keeps a buffer of its own: one per document, so that
-	// concurrent renders share nothing.
+// ticketText is a ticket's text in the core fonts' encoding.
+type ticketText struct {
+	event, title, attendee, order, code string
+}
+
+// ticketLines returns t's text in Windows-1252, the encoding of the core
+// fonts, with what it lacks replaced by '.'. The translator comes from
+// pdf but keeps a buffer of its own: one per render, so that concurrent
+// renders share nothing.
+func ticketLines(pdf *fpdf.Fpdf, t TicketPDF, code string) ticketText {
 	latin := pdf.UnicodeTranslatorFromDescriptor("")
+	return ticketText{
+		event:    latin(t.Event),
+		title:    fmt.Sprintf("Ticket %d of %d", t.Number, t.Total),
+		attendee: latin("Attendee: " + t.Attendee),
+		order:    latin("Order: " + t.OrderID),
+		code:     code,
+	}
+}
+
+// drawTicket draws text on pdf's page, with the QR code's PNG (none when
+// png is nil, to measure), and returns where the ticket ends.
+func drawTicket(pdf *fpdf.Fpdf, text ticketText, png []byte) float64 {
+	pdf.SetTitle(text.title, false)
 	width := ticketPageW - 2*ticketMargin
 
 	pdf.SetFont("Helvetica", "B", 16)
-	pdf.MultiCell(width, 7, latin(t.Event), "", "L", false)
+	pdf.MultiCell(width, 7, text.event, "", "L", false)
 	pdf.Ln(3)
 	pdf.SetFont("Helvetica", "B", 13)
-	pdf.CellFormat(width, 7, title, "", 1, "L", false, 0, "")
+	pdf.CellFormat(width, 7, text.title, "", 1, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "", 10)
-	pdf.MultiCell(width, 5, latin("Attendee: "+t.Attendee), "", "L", false)
-	pdf.MultiCell(width, 5, latin("Order: "+t.OrderID), "", "L", false)
+	pdf.MultiCell(width, 5, text.attendee, "", "L", false)
+	pdf.MultiCell(width, 5, text.order, "", "L", false)
 	pdf.Ln(4)
 
 	y := pdf.GetY()
@@ -136,6 +156,22 @@ func drawTicket(pdf *fpdf.Fpdf, t TicketPDF, code string, png []byte) float64 {
 	}
 	pdf.SetXY(ticketMargin, y+ticketQRSize+2)
 	pdf.SetFont("Courier", "B", 12)
-	pdf.CellFormat(width, 6, code, "", 1, "C", false, 0, "")
+	pdf.CellFormat(width, 6, text.code, "", 1, "C", false, 0, "")
 	return pdf.GetY()
 }
+
+// qrEncoder writes QR images as PNG: fast compression (a QR image is a
+// few hundred bytes either way), with its buffers reused across renders.
+var qrEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}}
+
+// pngBuffers is a png.EncoderBufferPool on a sync.Pool.
+type pngBuffers struct{ pool sync.Pool }
+
+// Get returns a reused buffer, or nil for the encoder to make one.
+func (p *pngBuffers) Get() *png.EncoderBuffer {
+	b, _ := p.pool.Get().(*png.EncoderBuffer)
+	return b
+}
+
+// Put keeps b for a later render.
+func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.pool.Put(b) }

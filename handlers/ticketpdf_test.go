@@ -166,3 +166,17 @@ func TestVerificationCode_StableAndDistinctByKeyOrderAndNumber(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRenderTicket renders ticket 3 of 40 and reports its size.
+func BenchmarkRenderTicket(b *testing.B) {
+	tk := handlers.TicketPDF{OrderID: "ord-bench", Event: "Gophercon Zurich 2027", Attendee: "ada@example.com", Number: 3, Total: 40}
+	var size int
+	for b.Loop() {
+		doc, err := handlers.RenderTicket(context.Background(), ticketKey, tk)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(doc)
+	}
+	b.ReportMetric(float64(size), "bytes/ticket")
+}
