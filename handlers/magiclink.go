@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -143,17 +142,7 @@ func (h *MagicLink) send(ctx context.Context, user ddb.User, log *slog.Logger) (
 	if err != nil {
 		return "", consumer.Permanent(fmt.Errorf("magic link: %w", err))
 	}
-	out, err := h.Mail.SendEmail(ctx, &sesv2.SendEmailInput{
-		FromEmailAddress: aws.String(h.From),
-		Destination:      &sestypes.Destination{ToAddresses: []string{user.Email}},
-		Content: &sestypes.EmailContent{Simple: &sestypes.Message{
-			Subject: &sestypes.Content{Data: aws.String(MagicLinkSubject), Charset: aws.String("UTF-8")},
-			Body: &sestypes.Body{
-				Html: &sestypes.Content{Data: aws.String(html), Charset: aws.String("UTF-8")},
-				Text: &sestypes.Content{Data: aws.String(text), Charset: aws.String("UTF-8")},
-			},
-		}},
-	})
+	out, err := h.Mail.SendEmail(ctx, simpleEmail(h.From, user.Email, MagicLinkSubject, html, text))
 	if err != nil {
 		return "", sendError(err)
 	}
@@ -190,14 +179,7 @@ type magicLinkData struct {
 }
 
 func renderMagicLink(data magicLinkData) (html, text string, err error) {
-	var hb, tb bytes.Buffer
-	if err := magicLinkHTML.Execute(&hb, data); err != nil {
-		return "", "", fmt.Errorf("render HTML: %w", err)
-	}
-	if err := magicLinkText.Execute(&tb, data); err != nil {
-		return "", "", fmt.Errorf("render text: %w", err)
-	}
-	return hb.String(), tb.String(), nil
+	return renderMail(magicLinkHTML, magicLinkText, data)
 }
 
 // humanDuration writes d for people: "15 minutes", "1 hour", "90 seconds".
