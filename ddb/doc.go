@@ -1,6 +1,6 @@
 // Package ddb is busywork's only door to DynamoDB: users, magic-link
-// tokens, per-email rate limits and job idempotency claims, all in one
-// table.
+// tokens, per-email rate limits, job idempotency claims, fan-out batches
+// and ticket orders, all in one table.
 //
 //	store := ddb.New(dynamodb.NewFromConfig(cfg), "busywork")
 //	if err := store.PutUser(ctx, "ada@example.com", "Ada"); err != nil { ... }
@@ -22,6 +22,9 @@
 //	rate counter     RATE#<email>           WINDOW#<start>       count, ttl
 //	job claim        JOB#<job id>           CLAIM                status, owner, claimed_at, lease_until, result, ttl
 //	session          SESSION#<sha256 hex>   SESSION              email, created_at, expires_at, ttl
+//	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl
+//	order            ORDER#<id>             ORDER                email, event, tickets, created_at, ttl
+//	ticket file      ORDER#<id>             TICKET#<n, 5 digits> number, pdf, ttl
 //
 // <email> is the address normalised by jobs.NormalizeEmail (trimmed,
 // lower-cased). A token or session id is never stored: its item is keyed by the
@@ -58,4 +61,26 @@
 //     run out and sends again: one extra email per such failure, never a
 //     lost one. The lease must therefore outlast the handler's timeout, so
 //     that only a dead or finished attempt's claim is ever taken over.
+//
+// # Fan-out batches
+//
+// A job that fans out into N children creates a batch of N first; each
+// child, once its work is done, counts itself and learns whether it was
+// the last:
+//
+//	created, err := store.CreateBatch(ctx, orderID, n, 0) // idempotent
+//	...                                                    // enqueue children 1..n
+//	complete, err := store.MarkChildDone(ctx, orderID, i)  // in child i
+//	if complete { ... }                                    // enqueue the follow-up
+//
+// A child is counted once however often it is delivered: the batch item
+// holds the set of children counted, and one conditional update adds a
+// child to it and counts it only when it is not there yet. complete is
+// reported to every call made once the batch is complete, also to a
+// redelivered child counted before, so a follow-up whose enqueue was lost
+// is enqueued by the redelivery. The follow-up may therefore be enqueued
+// more than once and must be idempotent (a deterministic job id and
+// ClaimJob); it records itself with MarkBatchDispatched. The whole batch
+// is one item, so its status is one read (GetBatch); it holds up to
+// MaxBatchChildren children inside DynamoDB's 400 KB item limit.
 package ddb

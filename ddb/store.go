@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -16,6 +17,7 @@ type Client interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
 // Defaults of Options.
@@ -53,7 +55,8 @@ type Options struct {
 	// the Unix epoch. 0 means DefaultLinkWindow.
 	LinkWindow time.Duration
 	// JobRetention is how long ClaimJob's and CompleteJob's records are
-	// kept. 0 means DefaultJobRetention.
+	// kept, and batches, orders and tickets stored with no ttl of their
+	// own. 0 means DefaultJobRetention.
 	JobRetention time.Duration
 	// Now returns the current time for the methods that take none
 	// (CreateToken, ClaimJob, ...). nil means time.Now.
@@ -133,6 +136,38 @@ func getN(item map[string]types.AttributeValue, name string) int64 {
 		}
 	}
 	return 0
+}
+
+// retention returns ttl, or Options.JobRetention when ttl <= 0.
+func (s *Store) retention(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return s.opts.JobRetention
+	}
+	return ttl
+}
+
+// live reports whether item exists and its ttl has not passed at now (Unix
+// seconds): DynamoDB deletes expired items late, so reads treat them as
+// absent.
+func live(item map[string]types.AttributeValue, now int64) bool {
+	return item != nil && getN(item, attrTTL) > now
+}
+
+// putNew puts item unless an item with its key exists and is live at now:
+// then it returns created false and the item that exists.
+func (s *Store) putNew(ctx context.Context, item map[string]types.AttributeValue, now time.Time) (created bool, old map[string]types.AttributeValue, err error) {
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                           aws.String(s.table),
+		Item:                                item,
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #ttl <= :now"),
+		ExpressionAttributeNames:            map[string]string{"#pk": attrPK, "#ttl": attrTTL},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now.Unix())},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, exists := conditionFailed(err); exists {
+		return false, old, nil
+	}
+	return err == nil, nil, err
 }
 
 // conditionFailed reports whether err is a failed ConditionExpression and
