@@ -1,5 +1,5 @@
-// Package handlers holds the application's jobs: magic link, generate
-// ticket, dispatch tickets, and ping. Each handler is a struct holding its
+// Package handlers holds the application's jobs: magic link, the ticket
+// order with its generate ticket and dispatch tickets jobs, and ping. Each handler is a struct holding its
 // dependencies, with a Handle method that the consumer calls with the typed
 // job; Register wires them all onto a consumer.Mux:
 //
@@ -23,13 +23,28 @@ type Deps struct {
 	// Logger receives the handlers' log lines. nil means slog.Default().
 	Logger *slog.Logger
 	// Store is busywork's DynamoDB table (a *ddb.Store).
-	Store MagicLinkStore
+	Store Store
+	// Queue enqueues the jobs that jobs lead to (a *producer.Producer
+	// with a deadline that fits jobs.MaxTickets jobs); without it the
+	// ticket jobs are left out.
+	Queue Enqueuer
+	// TicketKey signs the verification codes on tickets.
+	TicketKey []byte
+	// MaxEmailBytes bounds one ticket email's raw size; 0 means
+	// DefaultMaxEmailBytes.
+	MaxEmailBytes int
 	// Mail sends email (an *sesv2.Client).
 	Mail MagicLinkMailer
 	// From is the sender of busywork's emails (BUSYWORK_FROM_EMAIL).
 	From string
 	// BaseURL is the web app's public root (BUSYWORK_BASE_URL).
 	BaseURL string
+}
+
+// Store is the part of *ddb.Store the handlers use.
+type Store interface {
+	MagicLinkStore
+	TicketStore
 }
 
 func (d Deps) logger() *slog.Logger {
@@ -44,7 +59,8 @@ func (d Deps) logger() *slog.Logger {
 const PingTimeout = jobs.MaxPingWorkMS*time.Millisecond + 5*time.Second
 
 // Register registers the package's handlers on mux, built from deps. A
-// handler whose dependencies deps lacks (magic_link needs Store and Mail)
+// handler whose dependencies deps lacks (magic_link needs Store and Mail,
+// the ticket jobs Queue too)
 // is left out, and its jobs are dead-lettered as of an unknown type. It
 // panics, as consumer.Handle does, if a job type is already registered.
 func Register(mux *consumer.Mux, deps Deps) {
@@ -53,5 +69,12 @@ func Register(mux *consumer.Mux, deps Deps) {
 	if deps.Store != nil && deps.Mail != nil {
 		link := &MagicLink{Store: deps.Store, Mail: deps.Mail, From: deps.From, BaseURL: deps.BaseURL, Logger: deps.logger()}
 		consumer.Handle(mux, link.Handle, consumer.Timeout(MagicLinkTimeout))
+	}
+	if deps.Store != nil && deps.Mail != nil && deps.Queue != nil {
+		t := &Tickets{Store: deps.Store, Queue: deps.Queue, Mail: deps.Mail, From: deps.From,
+			Key: deps.TicketKey, MaxEmailBytes: deps.MaxEmailBytes, Logger: deps.logger()}
+		consumer.Handle(mux, t.Order, consumer.Timeout(TicketOrderTimeout))
+		consumer.Handle(mux, t.Generate, consumer.Timeout(GenerateTicketTimeout))
+		consumer.Handle(mux, t.Dispatch, consumer.Timeout(DispatchTicketsTimeout))
 	}
 }

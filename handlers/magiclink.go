@@ -46,10 +46,8 @@ var (
 
 // MagicLinkStore is the part of *ddb.Store that MagicLink uses.
 type MagicLinkStore interface {
+	JobClaims
 	GetUser(ctx context.Context, email string) (ddb.User, error)
-	ClaimJob(ctx context.Context, jobID string, lease time.Duration) (ddb.Claim, error)
-	CompleteJob(ctx context.Context, jobID, result string) error
-	ReleaseJob(ctx context.Context, jobID, owner string) error
 	AllowLink(ctx context.Context, email string, now time.Time) (bool, error)
 	CreateToken(ctx context.Context, email string, ttl time.Duration) (string, error)
 }
