@@ -11,6 +11,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/producer"
 )
 
 // envPrefix is the prefix of busywork's environment variables.
@@ -51,6 +52,11 @@ type Config struct {
 	// SigningKey, when set, signs sent jobs and makes the worker reject
 	// unsigned or forged ones.
 	SigningKey string `envconfig:"SIGNING_KEY"`
+	// TicketKey signs the verification codes printed on tickets; set it
+	// in production (codes made without it can be forged).
+	TicketKey string `envconfig:"TICKET_KEY"`
+	// MaxEmailBytes bounds one ticket email's raw size.
+	MaxEmailBytes int `envconfig:"MAX_EMAIL_BYTES" default:"10485760"`
 	// LogLevel is the lowest level logged: debug, info, warn or error.
 	LogLevel slog.Level `envconfig:"LOG_LEVEL" default:"info"`
 }
@@ -71,6 +77,8 @@ func loadConfig() (Config, error) {
 		return c, &configError{envPrefix + "_QUEUE is empty (and " + envPrefix + "_QUEUE_URL unset)"}
 	case c.Concurrency < 1:
 		return c, &configError{fmt.Sprintf("%s_CONCURRENCY=%d: want at least 1", envPrefix, c.Concurrency)}
+	case c.MaxEmailBytes < 1<<20 || c.MaxEmailBytes > 40<<20:
+		return c, &configError{fmt.Sprintf("%s_MAX_EMAIL_BYTES=%d: want 1 MiB to 40 MiB (SES's limit)", envPrefix, c.MaxEmailBytes)}
 	case c.Pollers < 0:
 		return c, &configError{fmt.Sprintf("%s_POLLERS=%d: want at least 1 (or unset)", envPrefix, c.Pollers)}
 	case c.MaxUnconfirmed < 0:
@@ -148,6 +156,15 @@ func parseProblem(pe *envconfig.ParseError) string {
 		msg = msg[i+2:]
 	}
 	return msg
+}
+
+// producerOptions returns opts and, when a signing key is set, the option
+// that signs every job.
+func (c Config) producerOptions(opts ...func(*producer.Options)) []func(*producer.Options) {
+	if c.SigningKey != "" {
+		opts = append(opts, producer.WithSigningKey([]byte(c.SigningKey)))
+	}
+	return opts
 }
 
 // queueName is the default lane's queue name: the last part of QueueURL

@@ -1,6 +1,8 @@
 // Command busywork runs busywork's job queue: it creates the AWS resources
 // (bootstrap), serves the jobs (worker), serves the demo web app (web),
-// enqueues one job from the shell (send) and adds a demo user (user add). Configuration comes from BUSYWORK_* environment variables and
+// enqueues one job from the shell (send), adds a demo user (user add) and
+// shows a ticket order's progress (batch status). Configuration comes
+// from BUSYWORK_* environment variables and
 // the standard AWS ones; run `busywork help` for the commands.
 //
 // Exit status: 0 on success, 1 when the work failed, 2 for bad usage or
@@ -44,7 +46,7 @@ type cmdIO struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{bootstrapCommand, workerCommand, webCommand, sendCommand, userCommand}
+var commands = []*command{bootstrapCommand, workerCommand, webCommand, sendCommand, userCommand, batchCommand}
 
 const mainUsage = `busywork runs busywork's job queue on Amazon SQS.
 

@@ -64,11 +64,7 @@ func runSend(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := []func(*producer.Options){producer.WithTimeout(sendTimeout)}
-	if cfg.SigningKey != "" {
-		opts = append(opts, producer.WithSigningKey([]byte(cfg.SigningKey)))
-	}
-	id, err := producer.New(client, url, opts...).Send(ctx, job)
+	id, err := producer.New(client, url, cfg.producerOptions(producer.WithTimeout(sendTimeout))...).Send(ctx, job)
 	if err != nil {
 		return err
 	}

@@ -66,12 +66,8 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := []func(*producer.Options){producer.WithBatching(producer.SuggestedBatchWindow)}
-	if cfg.SigningKey != "" {
-		opts = append(opts, producer.WithSigningKey([]byte(cfg.SigningKey)))
-	}
 	app := webapp.New(webapp.Config{
-		Sender:  producer.New(client, url, opts...),
+		Sender:  producer.New(client, url, cfg.producerOptions(producer.WithBatching(producer.SuggestedBatchWindow))...),
 		Store:   ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table),
 		BaseURL: cfg.BaseURL,
 		Logger:  log,

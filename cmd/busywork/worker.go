@@ -20,7 +20,12 @@ import (
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/producer"
 )
+
+// followUpTimeout bounds the worker's sends of follow-up jobs, up to
+// jobs.MaxTickets of them in one SendBatch.
+const followUpTimeout = 30 * time.Second
 
 // adminShutdownTimeout bounds the admin server's shutdown.
 const adminShutdownTimeout = 5 * time.Second
@@ -80,6 +85,10 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 		Mail:    sesv2.NewFromConfig(awsCfg),
 		From:    cfg.FromEmail,
 		BaseURL: cfg.BaseURL,
+		// Follow-up jobs: an order's 1000 tickets take more than the web's 1 s.
+		Queue:         producer.New(client, url, cfg.producerOptions(producer.WithTimeout(followUpTimeout))...),
+		TicketKey:     []byte(cfg.TicketKey),
+		MaxEmailBytes: cfg.MaxEmailBytes,
 	})
 	ccfg.Queues = []consumer.QueueConfig{{
 		URL: url, Concurrency: cfg.Concurrency, Pollers: cfg.Pollers, MaxUnconfirmed: cfg.MaxUnconfirmed, Lease: cfg.Lease,

@@ -19,7 +19,8 @@ type page struct {
 	Title   string
 	Message string
 	Email   string // the logged-in user, when set
-	Form    bool   // show the login form
+	Form    bool   // show the login and order forms
+	OrderID string // an order whose progress the page follows
 }
 
 // Fixed answers of POST /auth/magic-link. The accepted one says nothing

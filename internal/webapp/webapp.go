@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
@@ -24,11 +25,12 @@ type Sender interface {
 
 var _ Sender = (*producer.Producer)(nil)
 
-// Store is the part of *ddb.Store the app uses: spending magic-link tokens
-// and starting sessions.
+// Store is the part of *ddb.Store the app uses: spending magic-link tokens,
+// starting sessions, and reading the progress of ticket orders.
 type Store interface {
 	ConsumeToken(ctx context.Context, token string, now time.Time) (string, error)
 	CreateSession(ctx context.Context, email string, ttl time.Duration) (string, error)
+	OrderStatus(ctx context.Context, id string) (ddb.OrderStatus, error)
 }
 
 // Config configures the app. The zero value of each optional field selects
@@ -87,6 +89,8 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("POST /auth/magic-link", a.requestLink)
 	mux.HandleFunc("GET /auth/verify", a.verify)
+	mux.HandleFunc("POST /orders", a.order)
+	mux.HandleFunc("GET /orders/{id}", a.orderStatus)
 	mux.HandleFunc("GET /healthz", healthz)
 	return mux
 }
