@@ -61,6 +61,7 @@ the web app run below (Ctrl-C stops them and the emulators).
                         go run ./cmd/busywork user add --name Ada ada@example.com
   2. Log in at http://127.0.0.1:8080/ with ada@example.com
   3. Read the mail at http://127.0.0.1:8005/ and click its link
+  4. Order tickets on the same page; they arrive by mail at :8005
 Smoke test:  go run ./cmd/busywork send ping '{"message":"hello"}'
 
 endef
