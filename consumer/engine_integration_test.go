@@ -19,22 +19,6 @@ import (
 	"github.com/busywork/busywork/jobs"
 )
 
-// around is an sqs.Options func that wraps every call of operation op, in
-// front of the emulator, with fn.
-func around(op string, fn func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error)) func(*sqs.Options) {
-	return func(o *sqs.Options) {
-		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("around"+op,
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					if middleware.GetOperationName(ctx) != op {
-						return next.HandleInitialize(ctx, in)
-					}
-					return fn(ctx, in, next)
-				}), middleware.After)
-		})
-	}
-}
-
 func TestConsumer_ASlotFreesWhenItsHandlerReturnsNotWhenSQSConfirmsTheDelete(t *testing.T) {
 	testenv.Require(t)
 	unblock := make(chan struct{})

@@ -211,19 +211,28 @@ var errBoom = errors.New("boom")
 // delay is an sqs.Options func that holds every call of operation op for
 // d before it goes out to the emulator: a slow SQS, injected.
 func delay(op string, d time.Duration) func(*sqs.Options) {
+	return around(op, func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return middleware.InitializeOutput{}, middleware.Metadata{}, ctx.Err()
+		}
+		return next.HandleInitialize(ctx, in)
+	})
+}
+
+// around is an sqs.Options func that wraps every call of operation op, in
+// front of the emulator, with fn.
+func around(op string, fn func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error)) func(*sqs.Options) {
 	return func(o *sqs.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("delay"+op,
+			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("around"+op,
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					if middleware.GetOperationName(ctx) == op {
-						select {
-						case <-time.After(d):
-						case <-ctx.Done():
-							return middleware.InitializeOutput{}, middleware.Metadata{}, ctx.Err()
-						}
+					if middleware.GetOperationName(ctx) != op {
+						return next.HandleInitialize(ctx, in)
 					}
-					return next.HandleInitialize(ctx, in)
-				}), middleware.Before)
+					return fn(ctx, in, next)
+				}), middleware.After)
 		})
 	}
 }
