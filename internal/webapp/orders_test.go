@@ -321,7 +321,7 @@ func TestOrderStatus_ShowsProgressFailuresAndDispatch(t *testing.T) {
 	within(t, "dispatched_at", v.DispatchedAt, before, time.Now())
 }
 
-func TestOrderStatus_UnknownOrderIs404JSON(t *testing.T) {
+func TestOrderStatus_UnknownOrMalformedOrderIs404JSON(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	// A batch alone is no order.
 	orphan := strings.ToLower(testenv.UniqueName(t, "batch-", 100))
@@ -331,6 +331,8 @@ func TestOrderStatus_UnknownOrderIs404JSON(t *testing.T) {
 	ids := []string{
 		strings.ToLower(testenv.UniqueName(t, "order-", 100)),
 		orphan,
+		// No order has these ids; the longest is past DynamoDB's key limit.
+		strings.Repeat("a", 129), strings.Repeat("a", 3000), "a%2Fb", "%20", "%FF",
 	}
 	for _, id := range ids {
 		r := e.get(t, "/orders/"+id)
