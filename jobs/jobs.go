@@ -62,7 +62,7 @@ const MaxEventBytes = 200
 // printable and at most MaxEventBytes, and that 1 <= Tickets <= MaxTickets.
 func (j TicketOrder) Validate() error {
 	var errs []error
-	if err := validateID("order_id", j.OrderID); err != nil {
+	if err := ValidateOrderID(j.OrderID); err != nil {
 		errs = append(errs, err)
 	}
 	if err := validateEmail(j.Email); err != nil {
@@ -197,6 +197,10 @@ func validateEvent(event string) error {
 // ValidateJobID checks a job id given by a caller (a deterministic id for a
 // follow-up job): 1 to 128 letters, digits, '-' and '_'.
 func ValidateJobID(id string) error { return validateID("job_id", id) }
+
+// ValidateOrderID checks an order id as TicketOrder.Validate does: 1 to
+// 128 letters, digits, '-' and '_'. An id that fails it names no order.
+func ValidateOrderID(id string) error { return validateID("order_id", id) }
 
 func validateID(field, id string) error {
 	switch {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/jobs"
 )
 
 var batchCommand = &command{
@@ -21,7 +22,8 @@ var batchCommand = &command{
 	help: `batch status prints how far ticket order ORDER_ID has come: tickets done of
 the total, the tickets that failed and why, and whether the tickets were
 emailed. --json prints the same as GET /orders/ORDER_ID does. An unknown
-order (or one no worker has taken yet) exits 1.
+order (or one no worker has taken yet) exits 1; an ORDER_ID no order can
+have (order ids are 1 to 128 letters, digits, '-' and '_') exits 2.
 
 Example:
   busywork batch status 3b6yq5v7b4...
@@ -51,11 +53,14 @@ func runBatch(ctx context.Context, c *command, out cmdIO, args []string) error {
 	default:
 		return usagef("unexpected argument %q after ORDER_ID", status.Arg(1))
 	}
+	id := status.Arg(0)
+	if err := jobs.ValidateOrderID(id); err != nil {
+		return usagef("%v", err)
+	}
 	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
 		return err
 	}
-	id := status.Arg(0)
 	st, err := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table).OrderStatus(ctx, id)
 	if errors.Is(err, ddb.ErrNotFound) {
 		return fmt.Errorf("no order %s in table %s (a new order shows once a worker has taken it)", id, cfg.Table)

@@ -25,6 +25,8 @@ func TestHelp_EveryCommandPrintsUsageAndExitsZero(t *testing.T) {
 		{[]string{"bootstrap", "-h"}, "dead-letter queue"},
 		{[]string{"user", "--help"}, "Usage: busywork user add [--name NAME] EMAIL"},
 		{[]string{"user", "add", "-h"}, "busywork user add --name \"Ada Lovelace\" ada@example.com"},
+		{[]string{"batch", "--help"}, "Usage: busywork batch status [--json] ORDER_ID"},
+		{[]string{"batch", "status", "-h"}, "--json prints the same as GET /orders/ORDER_ID does"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -63,6 +65,16 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"user add without email", nil, []string{"user", "add"}, "busywork user: missing argument EMAIL"},
 		{"user add bad email", nil, []string{"user", "add", "ada"}, `busywork user: email: "ada" is not a plain address`},
 		{"user add two emails", nil, []string{"user", "add", "a@example.com", "b@example.com"}, `busywork user: unexpected argument "b@example.com"`},
+		{"batch without subcommand", nil, []string{"batch"}, "busywork batch: missing subcommand status"},
+		{"batch unknown subcommand", nil, []string{"batch", "show", "x"}, `busywork batch: unknown subcommand "show" (known: status)`},
+		{"batch status without id", nil, []string{"batch", "status"}, "busywork batch: missing argument ORDER_ID"},
+		{"batch status without id, as JSON", nil, []string{"batch", "status", "--json"}, "busywork batch: missing argument ORDER_ID"},
+		{"batch status two ids", nil, []string{"batch", "status", "a", "b"}, `busywork batch: unexpected argument "b" after ORDER_ID`},
+		{"batch status malformed id", nil, []string{"batch", "status", "a/b"},
+			`busywork batch: order_id: "a/b" may hold only letters, digits, '-' and '_'`},
+		{"batch status id past the key limit", nil, []string{"batch", "status", strings.Repeat("a", 3000)},
+			"busywork batch: order_id: 3000 bytes is longer than 128"},
+		{"batch status unknown flag", nil, []string{"batch", "status", "--yaml", "a"}, "busywork batch: flag provided but not defined: -yaml"},
 		{"bad env value", []string{"BUSYWORK_CONCURRENCY=abc"}, []string{"worker"}, `busywork worker: BUSYWORK_CONCURRENCY="abc": not a whole number`},
 		{"bad consumer env value", []string{"BUSYWORK_DRAIN_TIMEOUT=soon"}, []string{"worker"}, `BUSYWORK_DRAIN_TIMEOUT="soon": not a duration`},
 		{"consumer setting out of range", []string{"BUSYWORK_QUEUE_URL=http://127.0.0.1:1/000000000000/q", "BUSYWORK_WAIT_TIME=30s"}, []string{"worker"},

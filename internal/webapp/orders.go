@@ -19,6 +19,9 @@ import (
 // storeTimeout bounds the DynamoDB reads of a request.
 const storeTimeout = time.Second
 
+// msgNoOrder is GET /orders/{id}'s answer for an unknown order.
+const msgNoOrder = "no such order (a new order shows once the worker has taken it)"
+
 // orderRequest is the JSON body of POST /orders.
 type orderRequest struct {
 	Email   string `json:"email"`
@@ -104,14 +107,20 @@ func postedOrder(r *http.Request, asJSON bool) (orderRequest, error) {
 func newOrderID() string { return strings.ToLower(rand.Text()) }
 
 // orderStatus answers the progress of an order as JSON; 404 for an id no
-// worker has taken (an order just placed shows once its job has run).
+// worker has taken (an order just placed shows once its job has run) and
+// for one no order can have, which is not looked up.
 func (a *app) orderStatus(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if jobs.ValidateOrderID(id) != nil {
+		a.writeJSON(w, http.StatusNotFound, answer{Error: msgNoOrder})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
-	st, err := a.store.OrderStatus(ctx, r.PathValue("id"))
+	st, err := a.store.OrderStatus(ctx, id)
 	switch {
 	case errors.Is(err, ddb.ErrNotFound):
-		a.writeJSON(w, http.StatusNotFound, answer{Error: "no such order (a new order shows once the worker has taken it)"})
+		a.writeJSON(w, http.StatusNotFound, answer{Error: msgNoOrder})
 	case err != nil:
 		a.log.Error("read order status", "error", err)
 		w.Header().Set("Retry-After", "1")

@@ -3,6 +3,7 @@ package webapp_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -39,7 +41,8 @@ type env struct {
 }
 
 type envOptions struct {
-	sqsOpts  []func(*sqs.Options) // for the producer's client only
+	sqsOpts  []func(*sqs.Options)      // for the producer's client only
+	ddbOpts  []func(*dynamodb.Options) // for the app's store only
 	prodOpts []func(*producer.Options)
 }
 
@@ -53,7 +56,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	sender := producer.New(testenv.SQS(t, o.sqsOpts...), queueURL, o.prodOpts...)
 	srv := httptest.NewServer(webapp.New(webapp.Config{
 		Sender: sender,
-		Store:  store,
+		Store:  ddb.New(testenv.DynamoDB(t, o.ddbOpts...), table),
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}))
 	t.Cleanup(srv.Close)
@@ -65,6 +68,7 @@ type reply struct {
 	status      int
 	contentType string
 	retryAfter  string
+	location    string
 	body        string
 	cookies     []*http.Cookie
 }
@@ -80,7 +84,7 @@ func do(t *testing.T, req *http.Request) reply {
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
 	}
-	return reply{resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), string(body), resp.Cookies()}
+	return reply{resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), resp.Header.Get("Location"), string(body), resp.Cookies()}
 }
 
 func newRequest(t *testing.T, method, u, contentType, body string) *http.Request {
@@ -212,6 +216,8 @@ func TestRoutes_EnforceMethods(t *testing.T) {
 		{http.MethodPut, "/auth/magic-link", http.StatusMethodNotAllowed},
 		{http.MethodPost, "/auth/verify", http.StatusMethodNotAllowed},
 		{http.MethodPost, "/", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/orders", http.StatusMethodNotAllowed},
+		{http.MethodPut, "/orders/x", http.StatusMethodNotAllowed},
 		{http.MethodGet, "/nothing-here", http.StatusNotFound},
 		{http.MethodGet, "/healthz", http.StatusOK},
 		{http.MethodGet, "/", http.StatusOK},
@@ -225,26 +231,34 @@ func TestRoutes_EnforceMethods(t *testing.T) {
 	if r := e.get(t, "/healthz"); r.body != "ok\n" {
 		t.Errorf("/healthz body %q, want ok", r.body)
 	}
-	if r := e.get(t, "/"); !strings.Contains(r.body, `action="/auth/magic-link"`) || !strings.Contains(r.body, `name="email"`) {
-		t.Errorf("GET / shows no login form:\n%s", r.body)
+	index := e.get(t, "/")
+	for _, form := range []struct{ name, action string }{{"login", "/auth/magic-link"}, {"order", "/orders"}} {
+		if !strings.Contains(index.body, `<form method="post" action="`+form.action+`">`) {
+			t.Errorf("GET / shows no %s form:\n%s", form.name, index.body)
+		}
+	}
+	for _, field := range []string{`name="email"`, `name="event"`, `name="tickets" type="number" min="1" max="1000"`} {
+		if !strings.Contains(index.body, field) {
+			t.Errorf("GET / has no field %s:\n%s", field, index.body)
+		}
 	}
 }
 
-// failingSQS answers every request with a 500, as an SQS outage would, and
-// records when each came and its context's deadline.
-type failingSQS struct {
+// failingAWS answers every request with a 500, as an outage of SQS or
+// DynamoDB would, and records when each came and its context's deadline.
+type failingAWS struct {
 	mu    sync.Mutex
-	calls []sqsCall
+	calls []awsCall
 }
 
-// sqsCall is one request failingSQS answered.
-type sqsCall struct {
+// awsCall is one request failingAWS answered.
+type awsCall struct {
 	at, deadline time.Time
 	hasDeadline  bool
 }
 
 // take returns the calls made since the last take.
-func (f *failingSQS) take() []sqsCall {
+func (f *failingAWS) take() []awsCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	calls := f.calls
@@ -252,10 +266,10 @@ func (f *failingSQS) take() []sqsCall {
 	return calls
 }
 
-func (f *failingSQS) Do(req *http.Request) (*http.Response, error) {
+func (f *failingAWS) Do(req *http.Request) (*http.Response, error) {
 	deadline, ok := req.Context().Deadline()
 	f.mu.Lock()
-	f.calls = append(f.calls, sqsCall{at: time.Now(), deadline: deadline, hasDeadline: ok})
+	f.calls = append(f.calls, awsCall{at: time.Now(), deadline: deadline, hasDeadline: ok})
 	f.mu.Unlock()
 	body := `{"__type":"InternalError","message":"injected by the test"}`
 	return &http.Response{
@@ -269,7 +283,7 @@ func (f *failingSQS) Do(req *http.Request) (*http.Response, error) {
 }
 
 func TestMagicLinkPost_SQSFailureAnswers503WithRetryAfterWithinTheSendDeadline(t *testing.T) {
-	fault := &failingSQS{}
+	fault := &failingAWS{}
 	e := newEnv(t, envOptions{sqsOpts: []func(*sqs.Options){func(o *sqs.Options) { o.HTTPClient = fault }}})
 
 	for _, asJSON := range []bool{false, true} {
@@ -277,20 +291,27 @@ func TestMagicLinkPost_SQSFailureAnswers503WithRetryAfterWithinTheSendDeadline(t
 		if r.status != http.StatusServiceUnavailable || r.retryAfter != "1" {
 			t.Fatalf("json=%v: %d Retry-After %q %q, want 503 with Retry-After: 1", asJSON, r.status, r.retryAfter, r.body)
 		}
-		// The producer's total deadline (1 s) bounds the SDK's retries:
-		// every attempt ran under it, so none outlives it.
-		calls := fault.take()
-		if len(calls) == 0 {
-			t.Fatalf("json=%v: the SQS fault was never hit", asJSON)
-		}
-		for i, c := range calls {
-			if !c.hasDeadline || c.deadline.After(calls[0].at.Add(producer.DefaultTimeout)) {
-				t.Errorf("json=%v: SQS attempt %d ran under deadline %v (set: %v), want at most the producer's %v from the first attempt",
-					asJSON, i+1, c.deadline.Sub(calls[0].at), c.hasDeadline, producer.DefaultTimeout)
-			}
-		}
+		fault.assertWithinDeadline(t, fmt.Sprintf("json=%v: SQS", asJSON), producer.DefaultTimeout)
 	}
 	e.assertNoOtherJobs(t)
+}
+
+// assertWithinDeadline takes the calls made since the last take and fails
+// the test unless there was one and every one ran under a deadline at most
+// limit after the first began: a total deadline (the producer's 1 s, for
+// example) bounds the SDK's retries, so none outlives it.
+func (f *failingAWS) assertWithinDeadline(t *testing.T, what string, limit time.Duration) {
+	t.Helper()
+	calls := f.take()
+	if len(calls) == 0 {
+		t.Fatalf("%s: the fault was never hit", what)
+	}
+	for i, c := range calls {
+		if !c.hasDeadline || c.deadline.After(calls[0].at.Add(limit)) {
+			t.Errorf("%s attempt %d ran under deadline %v (set: %v), want at most %v from the first attempt",
+				what, i+1, c.deadline.Sub(calls[0].at), c.hasDeadline, limit)
+		}
+	}
 }
 
 // runWorker runs the real consumer with the real handlers on e's queue,
