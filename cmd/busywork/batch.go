@@ -9,6 +9,8 @@ import (
 	"io"
 	"time"
 
+	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/jobs"
@@ -64,6 +66,10 @@ func runBatch(ctx context.Context, c *command, out cmdIO, args []string) error {
 	st, err := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table).OrderStatus(ctx, id)
 	if errors.Is(err, ddb.ErrNotFound) {
 		return fmt.Errorf("no order %s in table %s (a new order shows once a worker has taken it)", id, cfg.Table)
+	}
+	var noTable *dynamodbtypes.ResourceNotFoundException
+	if errors.As(err, &noTable) {
+		return fmt.Errorf("table %s does not exist: run `busywork bootstrap` to create it (%w)", cfg.Table, err)
 	}
 	if err != nil {
 		return err

@@ -137,3 +137,12 @@ func TestBatchStatus_UnknownOrderExitsOneNamingIt(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchStatus_AMissingTableSaysToBootstrap(t *testing.T) {
+	testenv.Require(t)
+	table := strings.ToLower(testenv.UniqueName(t, "no-such-table-", 100))
+	r := runBusywork(t, []string{"BUSYWORK_TABLE=" + table}, "batch", "status", "order-1")
+	if r.code != 1 || !strings.Contains(r.stderr, "table "+table+" does not exist: run `busywork bootstrap`") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 saying to run bootstrap", r.code, r.stderr)
+	}
+}
