@@ -113,8 +113,10 @@ func (w *benchWorld) webApp(b *testing.B, queue string) *httptest.Server {
 }
 
 // serveTickets runs a worker with concurrency c and the handlers of
-// handlers.Register on queue until the benchmark ends.
+// handlers.Register on queue until the benchmark ends. It returns once the
+// worker polls, so that its start's requests are not counted.
 func (w *benchWorld) serveTickets(b *testing.B, queue string, c int) {
+	polls := w.sqsCount.snapshot()["ReceiveMessage"]
 	mux := consumer.NewMux()
 	handlers.Register(mux, handlers.Deps{
 		Logger: discardLogger(),
@@ -141,6 +143,14 @@ func (w *benchWorld) serveTickets(b *testing.B, queue string, c int) {
 			b.Errorf("Run: %v", err)
 		}
 	})
+	for w.sqsCount.snapshot()["ReceiveMessage"] == polls {
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			b.Fatalf("Run returned before polling: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // benchOrders places b.N orders of benchOrderTickets tickets, one at a
