@@ -44,12 +44,12 @@ func newMagicLink(t *testing.T, sesOpts ...func(*sesv2.Options)) (*handlers.Magi
 
 // recipient returns an address only this test uses, since every test
 // shares the SES emulator's store.
-func recipient(t *testing.T) string {
+func recipient(t testing.TB) string {
 	return strings.ToLower(testenv.UniqueName(t, "", 60)) + "@example.com"
 }
 
 // mailsTo returns the mail stored since since for to.
-func mailsTo(t *testing.T, since time.Time, to string) []testenv.Mail {
+func mailsTo(t testing.TB, since time.Time, to string) []testenv.Mail {
 	t.Helper()
 	var got []testenv.Mail
 	for _, m := range testenv.Mails(t, since) {

@@ -75,13 +75,19 @@ func (w *ticketWorld) serve(h *handlers.Tickets, genTimeout time.Duration) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	runConsumer(w.t, c)
+}
+
+// runConsumer runs c until the test ends, then stops it and checks what
+// Run returned.
+func runConsumer(t testing.TB, c *consumer.Consumer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	w.t.Cleanup(func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			w.t.Errorf("Run: %v", err)
+			t.Errorf("Run: %v", err)
 		}
 	})
 }
