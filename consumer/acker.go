@@ -47,8 +47,10 @@ type sendBatch func(ctx context.Context, acks []ack) ([]entryError, error)
 //   - a full batch goes out whenever fewer than parallel calls are in
 //     flight;
 //   - a partial batch goes out when no call is in flight, unless entries
-//     are about to join it (see limit), so an idle worker settles at once
-//     and a busy one fills its batches while calls are in flight.
+//     are about to join it: callers waiting for room (see limit), or, for
+//     up to linger after its first entry, handlers of the lane still
+//     running (busy). So an idle worker settles at once, and a busy one
+//     fills its batches while calls are in flight or jobs are finishing.
 //
 // With a limit, at most limit entries may be unconfirmed (queued or in
 // flight); add waits for room, and a partial batch is held back while
@@ -70,9 +72,16 @@ type batcher struct {
 	// stop ends the calls' retries and timeouts when shutdown runs out
 	// of time.
 	stop context.Context
+	// busy reports whether more entries are on their way (handlers still
+	// running); nil means never. A partial batch waits for them up to
+	// linger after its first entry.
+	busy   func() bool
+	linger time.Duration
 
 	mu          sync.Mutex
 	queued      []ack
+	since       time.Time   // when the first queued entry came
+	lingering   *time.Timer // dispatches when the linger ends
 	inFlight    int
 	unconfirmed int
 	waiting     int           // adds waiting for room under the limit
@@ -102,6 +111,9 @@ func (b *batcher) add(a ack) {
 		b.waiting--
 	}
 	b.unconfirmed++
+	if len(b.queued) == 0 {
+		b.since = time.Now()
+	}
 	b.queued = append(b.queued, a)
 	b.dispatchLocked()
 	b.mu.Unlock()
@@ -144,17 +156,43 @@ func (b *batcher) dispatchLocked() {
 		// Callers woken by a confirmation are about to join a partial
 		// batch; callers still waiting will be woken by a call in flight.
 		joining := b.waiting > 0 && (b.unconfirmed < b.limit || b.inFlight > 0)
-		if !full && !b.closing && (b.inFlight > 0 || joining) {
+		if !full && !b.closing && (b.inFlight > 0 || joining || b.lingerLocked()) {
 			return
 		}
 		n := min(len(b.queued), maxBatch)
 		batch := make([]ack, n)
 		copy(batch, b.queued)
 		b.queued = b.queued[n:]
+		b.since = time.Now()
+		if b.lingering != nil {
+			b.lingering.Stop()
+			b.lingering = nil
+		}
 		b.inFlight++
 		b.calls.Add(1)
 		go b.deliver(batch)
 	}
+}
+
+// lingerLocked reports whether a partial batch should wait for the
+// lane's running handlers, and makes sure a timer ends the wait.
+func (b *batcher) lingerLocked() bool {
+	if b.busy == nil || !b.busy() {
+		return false
+	}
+	left := b.linger - time.Since(b.since)
+	if left <= 0 {
+		return false
+	}
+	if b.lingering == nil {
+		b.lingering = time.AfterFunc(left, func() {
+			b.mu.Lock()
+			b.lingering = nil
+			b.dispatchLocked()
+			b.mu.Unlock()
+		})
+	}
+	return true
 }
 
 // deliver sends batch, retrying failed entries, and calls every done func.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -193,6 +194,41 @@ func TestBatcher_LimitHoldsUnconfirmedEntriesAndStillFillsBatches(t *testing.T) 
 	}
 	g.release <- struct{}{}
 	added.Wait()
+	if err := b.close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A partial batch waits, up to the linger, while handlers are still
+// running, and goes out at once when none is.
+func TestBatcher_APartialBatchLingersOnlyWhileHandlersRun(t *testing.T) {
+	g := newGate()
+	b := testBatcher(g.send, 2, 10)
+	var running atomic.Bool
+	running.Store(true)
+	b.busy, b.linger = running.Load, time.Hour
+	for range 3 {
+		b.add(ack{handle: "h", done: func(error) {}})
+	}
+	select {
+	case size := <-g.started:
+		t.Fatalf("a call of %d entries went out while handlers ran and the linger lasted", size)
+	case <-time.After(50 * time.Millisecond):
+	}
+	running.Store(false)
+	b.add(ack{handle: "h", done: func(error) {}}) // no handler left: send now
+	if size := <-g.started; size != 4 {
+		t.Fatalf("call carried %d entries, want the 4 gathered", size)
+	}
+	g.release <- struct{}{}
+
+	running.Store(true)
+	b.linger = 10 * time.Millisecond
+	b.add(ack{handle: "h", done: func(error) {}})
+	if size := <-g.started; size != 1 { // the linger ends it
+		t.Fatalf("call carried %d entries, want 1", size)
+	}
+	g.release <- struct{}{}
 	if err := b.close(t.Context()); err != nil {
 		t.Fatal(err)
 	}

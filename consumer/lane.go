@@ -46,6 +46,8 @@ type lane struct {
 	// undead remembers messages whose copy to the DLQ failed, so that they
 	// wait for redrive instead of reaching their handler again.
 	undead *undeadSet
+	// handling counts the handlers running now.
+	handling atomic.Int64
 	// unconfirmed counts settling calls SQS did not confirm.
 	unconfirmed atomic.Int64
 	log         *slog.Logger
@@ -101,10 +103,16 @@ func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueCon
 		log:         c.cfg.Logger.With("queue", name),
 	}
 	l.deletes = newBatcher(stop, "DeleteMessageBatch", deleteBatch(c.client, q.URL), settleCalls(q), q.MaxUnconfirmed, l.callTimeout, l.log)
+	l.deletes.busy, l.deletes.linger = func() bool { return l.handling.Load() > 0 }, deleteLinger
 	l.changes = newBatcher(stop, "ChangeMessageVisibilityBatch", visibilityBatch(c.client, q.URL), settleCalls(q), 0, l.callTimeout, l.log)
 	l.beat = newHeartbeat(l)
 	return l, nil
 }
+
+// deleteLinger is the longest a partial batch of deletes waits for the
+// lane's running handlers to add to it. Slots do not wait for deletes, so
+// it costs no throughput, only a little time before SQS confirms.
+const deleteLinger = 50 * time.Millisecond
 
 // settleCalls is how many batch calls of one kind a lane keeps in flight.
 func settleCalls(q QueueConfig) int { return max(2, q.Pollers) }

@@ -82,7 +82,9 @@ func (l *lane) process(jobsCtx context.Context, m *message) {
 		hung <- settled
 	})
 
+	l.handling.Add(1)
 	err = call(ctx, job)
+	l.handling.Add(-1)
 	ran := l.c.now().Sub(start)
 	l.c.cfg.Metrics.ran(l.name, l.c.typeLabel(m.delivery.Type), ran)
 	if !watchdog.Stop() && <-hung {

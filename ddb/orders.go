@@ -114,26 +114,37 @@ func (s *Store) GetOrder(ctx context.Context, id string) (Order, error) {
 	}, nil
 }
 
-// PutTicket stores pdf as ticket n (from 1) of order orderID, kept for ttl
-// (Options.JobRetention when ttl <= 0), replacing a ticket stored before.
-// A pdf over MaxTicketBytes gives an error wrapping ErrTicketTooLarge.
-func (s *Store) PutTicket(ctx context.Context, orderID string, n int, pdf []byte, ttl time.Duration) error {
+// PutTicket stores ticket n's PDF unless the ticket is stored already (and
+// not expired): a ticket is stored once and never overwritten, so a
+// duplicate delivery of its job changes nothing. stored reports whether
+// this call stored it. A PDF over MaxTicketBytes is ErrTicketTooLarge.
+func (s *Store) PutTicket(ctx context.Context, orderID string, n int, pdf []byte, ttl time.Duration) (stored bool, err error) {
 	op := fmt.Sprintf("ddb: put ticket %d of order %s", n, orderID)
 	if err := checkTicket(orderID, n); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return false, fmt.Errorf("%s: %w", op, err)
 	}
 	if len(pdf) > MaxTicketBytes {
-		return fmt.Errorf("%s: %d bytes: %w", op, len(pdf), ErrTicketTooLarge)
+		return false, fmt.Errorf("%s: %d bytes: %w", op, len(pdf), ErrTicketTooLarge)
 	}
+	now := s.opts.Now()
 	item := ticketKey(orderID, n)
 	item[attrNumber] = num(int64(n))
 	item[attrPDF] = &types.AttributeValueMemberB{Value: pdf}
-	item[attrTTL] = num(epoch(s.opts.Now().Add(s.retention(ttl))))
-	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+	item[attrTTL] = num(epoch(now.Add(s.retention(ttl))))
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.table),
+		Item:                      item,
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #ttl <= :now"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#ttl": attrTTL},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix())},
+	})
+	if _, exists := conditionFailed(err); exists {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", op, err)
+	}
+	return true, nil
 }
 
 // HasTicket reports whether ticket n of order orderID is stored (and not

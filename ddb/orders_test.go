@@ -60,13 +60,13 @@ func TestOrder_TicketsComeBackInOrderOverSeveralPages(t *testing.T) {
 	var wg sync.WaitGroup
 	for n := tickets; n >= 1; n-- {
 		wg.Go(func() {
-			if err := store.PutTicket(ctx, "o-1", n, pdf(n, size), 0); err != nil {
+			if _, err := store.PutTicket(ctx, "o-1", n, pdf(n, size), 0); err != nil {
 				t.Errorf("PutTicket(%d): %v", n, err)
 			}
 		})
 	}
 	wg.Wait()
-	if err := store.PutTicket(ctx, "o-2", 1, pdf(99, 10), 0); err != nil {
+	if _, err := store.PutTicket(ctx, "o-2", 1, pdf(99, 10), 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.PutOrder(ctx, ddb.Order{ID: "o-1", Tickets: tickets}, 0); err != nil {
@@ -101,11 +101,26 @@ func TestOrder_TicketsComeBackInOrderOverSeveralPages(t *testing.T) {
 	}
 }
 
+func TestOrder_ATicketIsStoredOnceAndNeverOverwritten(t *testing.T) {
+	store, _, _, _ := newStore(t)
+	ctx := testCtx(t)
+	for i, pdf := range []string{"%PDF first", "%PDF second"} {
+		stored, err := store.PutTicket(ctx, "o-1", 1, []byte(pdf), 0)
+		if err != nil || stored != (i == 0) {
+			t.Fatalf("PutTicket #%d = %v, %v; want stored only the first time", i+1, stored, err)
+		}
+	}
+	tickets, err := store.Tickets(ctx, "o-1")
+	if err != nil || len(tickets) != 1 || string(tickets[0].PDF) != "%PDF first" {
+		t.Fatalf("Tickets = %+v, %v; want the first PDF kept", tickets, err)
+	}
+}
+
 func TestOrder_TicketOverTheLimitIsRefused(t *testing.T) {
 	store, _, _, _ := newStore(t)
 	ctx := testCtx(t)
 
-	err := store.PutTicket(ctx, "o-1", 1, make([]byte, ddb.MaxTicketBytes+1), 0)
+	_, err := store.PutTicket(ctx, "o-1", 1, make([]byte, ddb.MaxTicketBytes+1), 0)
 	if !errors.Is(err, ddb.ErrTicketTooLarge) {
 		t.Fatalf("PutTicket over the limit: %v, want ErrTicketTooLarge", err)
 	}
@@ -113,11 +128,11 @@ func TestOrder_TicketOverTheLimitIsRefused(t *testing.T) {
 		t.Fatalf("HasTicket after a refused ticket = %v, %v; want false", has, err)
 	}
 	// The largest allowed ticket fits DynamoDB's item limit.
-	if err := store.PutTicket(ctx, "o-1", 2, make([]byte, ddb.MaxTicketBytes), 0); err != nil {
+	if _, err := store.PutTicket(ctx, "o-1", 2, make([]byte, ddb.MaxTicketBytes), 0); err != nil {
 		t.Fatalf("PutTicket of MaxTicketBytes: %v", err)
 	}
 	for _, n := range []int{0, -1} {
-		if err := store.PutTicket(ctx, "o-1", n, []byte("x"), 0); err == nil {
+		if _, err := store.PutTicket(ctx, "o-1", n, []byte("x"), 0); err == nil {
 			t.Errorf("PutTicket(%d) succeeded, want an error", n)
 		}
 	}
@@ -139,7 +154,7 @@ func TestOrder_EveryItemCarriesItsTTL(t *testing.T) {
 	if _, err := store.PutOrder(ctx, ddb.Order{ID: "o-1", Tickets: 2}, 2*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.PutTicket(ctx, "o-1", 1, []byte("%PDF"), 2*time.Hour); err != nil {
+	if _, err := store.PutTicket(ctx, "o-1", 1, []byte("%PDF"), 2*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.PutOrder(ctx, ddb.Order{ID: "o-2", Tickets: 1}, 0); err != nil {

@@ -41,7 +41,7 @@ type TicketStore interface {
 	MarkChildFailed(ctx context.Context, id string, n int, reason string) error
 	GetBatch(ctx context.Context, id string) (ddb.Batch, error)
 	MarkBatchDispatched(ctx context.Context, id string) error
-	PutTicket(ctx context.Context, orderID string, n int, pdf []byte, ttl time.Duration) error
+	PutTicket(ctx context.Context, orderID string, n int, pdf []byte, ttl time.Duration) (bool, error)
 	HasTicket(ctx context.Context, orderID string, n int) (bool, error)
 	Tickets(ctx context.Context, orderID string) ([]ddb.Ticket, error)
 }
@@ -104,27 +104,32 @@ func (h *Tickets) Order(ctx context.Context, j jobs.TicketOrder) error {
 	})
 }
 
-// Generate renders ticket j.Number unless it is stored already, counts it
-// done, and enqueues the dispatch when the batch is complete, also when
-// this delivery finds itself counted already (its first attempt may have
-// died before the dispatch was sent). A ticket that fails for good, or on
-// its last receive, is recorded as failed on its order.
+// Generate renders and stores ticket j.Number, counts it done, and
+// enqueues the dispatch when the batch is complete, also when this
+// delivery finds itself counted already (its first attempt may have died
+// before the dispatch was sent). A retried job first looks for the ticket
+// its earlier attempt may have stored, and does not render it again; on a
+// first receive the store's condition alone keeps a duplicate delivery
+// from storing the ticket twice. A ticket that fails for good, or on its
+// last receive, is recorded as failed on its order.
 func (h *Tickets) Generate(ctx context.Context, j jobs.GenerateTicket) (err error) {
 	defer func() {
 		if err != nil {
 			h.recordFailure(ctx, j, err)
 		}
 	}()
-	has, err := h.Store.HasTicket(ctx, j.OrderID, j.Number)
-	if err != nil {
-		return fmt.Errorf("generate ticket: %w", err)
+	stored := false
+	if d, _ := consumer.DeliveryFromContext(ctx); d.ReceiveCount > 1 {
+		if stored, err = h.Store.HasTicket(ctx, j.OrderID, j.Number); err != nil {
+			return fmt.Errorf("generate ticket: %w", err)
+		}
 	}
-	if !has {
+	if !stored {
 		pdf, err := h.render(ctx, TicketPDF{OrderID: j.OrderID, Event: j.Event, Attendee: j.Attendee, Number: j.Number, Total: j.Total})
 		if err != nil {
 			return fmt.Errorf("generate ticket %d of order %s: %w", j.Number, j.OrderID, err)
 		}
-		err = h.Store.PutTicket(ctx, j.OrderID, j.Number, pdf, OrderTTL)
+		_, err = h.Store.PutTicket(ctx, j.OrderID, j.Number, pdf, OrderTTL)
 		if errors.Is(err, ddb.ErrTicketTooLarge) {
 			return consumer.Permanent(fmt.Errorf("generate ticket %d of order %s: %w", j.Number, j.OrderID, err))
 		}
