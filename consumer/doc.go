@@ -35,7 +35,8 @@
 //
 //   - The handler returns nil: its slot is free at once, and the message
 //     is deleted in a batch. A batch goes out as soon as no call is in
-//     flight, and fills while calls are, so an idle worker deletes at once
+//     flight, and fills while calls are, or for up to 50 ms while other
+//     handlers of the queue still run, so an idle worker deletes at once
 //     and a busy one sends full batches. At most MaxUnconfirmed deletes
 //     are unconfirmed at a time: a worker killed outright runs at most
 //     MaxUnconfirmed + Concurrency finished jobs again.
