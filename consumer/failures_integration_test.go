@@ -23,30 +23,25 @@ import (
 // never fails a delete. The stripped receipt handle is sent on *stripped.
 func failOneDelete(stripped chan<- string) func(*sqs.Options) {
 	var done atomic.Bool
-	return func(o *sqs.Options) {
-		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("failOneDelete",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					del, ok := in.Parameters.(*sqs.DeleteMessageBatchInput)
-					if !ok || len(del.Entries) < 2 || !done.CompareAndSwap(false, true) {
-						return next.HandleInitialize(ctx, in)
-					}
-					victim := del.Entries[1]
-					rest := *del
-					rest.Entries = slices.Delete(slices.Clone(del.Entries), 1, 2)
-					in.Parameters = &rest
-					out, md, err := next.HandleInitialize(ctx, in)
-					if err == nil {
-						res := out.Result.(*sqs.DeleteMessageBatchOutput)
-						res.Failed = append(res.Failed, types.BatchResultErrorEntry{
-							Id: victim.Id, Code: aws.String("InternalError"), Message: aws.String("injected"), SenderFault: false,
-						})
-						stripped <- aws.ToString(victim.ReceiptHandle)
-					}
-					return out, md, err
-				}), middleware.After)
-		})
-	}
+	return around("DeleteMessageBatch", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		del := in.Parameters.(*sqs.DeleteMessageBatchInput)
+		if len(del.Entries) < 2 || !done.CompareAndSwap(false, true) {
+			return next.HandleInitialize(ctx, in)
+		}
+		victim := del.Entries[1]
+		rest := *del
+		rest.Entries = slices.Delete(slices.Clone(del.Entries), 1, 2)
+		in.Parameters = &rest
+		out, md, err := next.HandleInitialize(ctx, in)
+		if err == nil {
+			res := out.Result.(*sqs.DeleteMessageBatchOutput)
+			res.Failed = append(res.Failed, types.BatchResultErrorEntry{
+				Id: victim.Id, Code: aws.String("InternalError"), Message: aws.String("injected"), SenderFault: false,
+			})
+			stripped <- aws.ToString(victim.ReceiptHandle)
+		}
+		return out, md, err
+	})
 }
 
 func TestConsumer_RetriesExactlyTheDeletesABatchReportsFailed(t *testing.T) {
