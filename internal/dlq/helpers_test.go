@@ -3,7 +3,6 @@ package dlq_test
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
@@ -73,20 +72,11 @@ func pings(prefix string, n int, err string) []letter {
 // deadLetter puts ls in the DLQ.
 func (w *world) deadLetter(ls ...letter) {
 	w.t.Helper()
-	for len(ls) > 0 {
-		batch := ls[:min(10, len(ls))]
-		ls = ls[len(batch):]
-		in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(w.q.DeadLetterURL)}
-		for i, l := range batch {
-			in.Entries = append(in.Entries, types.SendMessageBatchRequestEntry{
-				Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(l.body), MessageAttributes: l.attributes(),
-			})
-		}
-		out, err := w.client.SendMessageBatch(w.t.Context(), in)
-		if err != nil || len(out.Failed) > 0 {
-			w.t.Fatalf("seed the DLQ: %v %+v", err, out)
-		}
+	entries := make([]types.SendMessageBatchRequestEntry, len(ls))
+	for i, l := range ls {
+		entries[i] = types.SendMessageBatchRequestEntry{MessageBody: aws.String(l.body), MessageAttributes: l.attributes()}
 	}
+	testenv.SendMessages(w.t.Context(), w.t, w.client, w.q.DeadLetterURL, entries)
 }
 
 // redrive makes SQS move a message with body to the DLQ by its redrive
@@ -109,12 +99,15 @@ func (w *world) redrive(body string) {
 	}
 }
 
-// all receives the n messages of queue url, which hold them for its
-// visibility timeout, keyed by job_id (or MessageId when there is none).
+// all receives the n messages of queue url, keyed by job_id (or
+// MessageId when there is none), and fails the test unless they are all
+// visible at once: within 5 s, far less than the hold of a read (15 s) or
+// a replay (30 s and more). The queue holds them for its visibility
+// timeout.
 func (w *world) all(url string, n int) map[string]types.Message {
 	w.t.Helper()
 	byID := make(map[string]types.Message, n)
-	for _, m := range testenv.ReceiveAll(w.t.Context(), w.t, w.client, url, n, 30*time.Second) {
+	for _, m := range testenv.ReceiveAll(w.t.Context(), w.t, w.client, url, n, 5*time.Second) {
 		id := testenv.Attr(m, jobs.AttrJobID)
 		if id == "" {
 			id = aws.ToString(m.MessageId)

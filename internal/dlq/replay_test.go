@@ -2,6 +2,7 @@ package dlq_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -220,4 +221,33 @@ func TestReplay_MovesAThousandMessagesAtTheRateAsked(t *testing.T) {
 		t.Fatalf("the queue holds %d distinct jobs, want %d", len(got), n)
 	}
 	w.empty(w.q.DeadLetterURL)
+}
+
+// failSends returns an SDK option under which every SendMessageBatch call
+// fails as a lost connection does, before reaching SQS.
+func failSends(o *sqs.Options) {
+	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("failSends",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if _, ok := in.Parameters.(*sqs.SendMessageBatchInput); ok {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("injected: connection reset")
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	})
+}
+
+func TestReplay_DeletesNothingItCouldNotSend(t *testing.T) {
+	w := newWorld(t, testenv.QueueOptions{}, failSends)
+	w.deadLetter(pings("p", 12, "boom")...)
+
+	sum, err := w.q.Replay(ctx(t), dlq.ReplayOptions{Rate: fast})
+	if err != nil || sum.OK() || sum.Moved != 0 || sum.Failed != 12 || len(sum.Failures) != 12 ||
+		!strings.Contains(sum.Failures[0].Err.Error(), "injected: connection reset") {
+		t.Fatalf("Replay: %v, %+v; want all 12 failed with the send's error", err, sum.Progress)
+	}
+	if left := w.all(w.q.DeadLetterURL, 12); len(left) != 12 {
+		t.Fatalf("the DLQ holds %d, want all 12", len(left))
+	}
+	w.empty(w.q.URL)
 }
