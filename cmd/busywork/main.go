@@ -46,7 +46,7 @@ type cmdIO struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{bootstrapCommand, workerCommand, webCommand, sendCommand, userCommand, batchCommand}
+var commands = []*command{bootstrapCommand, workerCommand, webCommand, sendCommand, userCommand, batchCommand, dlqCommand}
 
 const mainUsage = `busywork runs busywork's job queue on Amazon SQS.
 
