@@ -119,6 +119,9 @@ func (q *Queue) Replay(ctx context.Context, opts ReplayOptions) (*Summary, error
 	burst := min(maxBatch, int(math.Ceil(opts.Rate)))
 	r := &replay{q: q, opts: opts, sum: &Summary{DryRun: opts.DryRun}, tally: newTally(),
 		lim: rate.NewLimiter(rate.Limit(opts.Rate), burst), burst: burst}
+	// Start with an empty bucket, so that the first messages wait for the
+	// rate too: N messages take N/Rate, however few.
+	r.lim.AllowN(time.Now(), burst)
 	r.sum.Expected = attrs.count
 	if opts.Max > 0 {
 		r.sum.Expected = min(opts.Max, attrs.count)
