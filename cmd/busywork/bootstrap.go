@@ -18,10 +18,12 @@ var bootstrapCommand = &command{
 	help: `Creates what busywork runs on, unless it is already there, and prints what
 it did for each resource (created, updated, already there, skipped):
 
-  - the queue BUSYWORK_QUEUE (default busywork-jobs; visibility timeout 30s)
-    and its dead-letter queue (the same name plus -dlq; kept 14 days), linked
-    by a redrive policy with maxReceiveCount BUSYWORK_MAX_RECEIVE_COUNT
-    (default 5); an existing queue whose attributes differ is updated;
+  - the queue BUSYWORK_QUEUE (default busywork-jobs; visibility timeout 30s;
+    messages kept 4 days) and its dead-letter queue (the same name plus -dlq;
+    kept 14 days, since SQS counts a dead letter's age from when it entered
+    the queue), linked by a redrive policy with maxReceiveCount
+    BUSYWORK_MAX_RECEIVE_COUNT (default 5); an existing queue whose
+    attributes differ is updated;
   - the DynamoDB table BUSYWORK_TABLE (default busywork; keys pk and sk,
     on demand) with time to live on the attribute ttl;
   - the SES sender identity BUSYWORK_FROM_EMAIL (default no-reply@example.com),
