@@ -15,13 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/busywork/busywork/internal/testenv"
+	"github.com/busywork/busywork/producer"
 )
 
 func TestWeb_ServesTheAppAndOnSIGTERMFinishesTheRequestInFlightThenExitsZero(t *testing.T) {
 	testenv.Require(t)
 	client := testenv.SQS(t)
-	queue, _ := testenv.NewQueue(t, client, testenv.QueueOptions{NoDLQ: true})
-	web := startBusywork(t, []string{"BUSYWORK_QUEUE=" + queueName(queue), "BUSYWORK_WEB_ADDR=127.0.0.1:0"}, "web")
+	lanes := newLanes(t, testenv.QueueOptions{NoDLQ: true})
+	web := startBusywork(t, append(laneEnv(lanes), "BUSYWORK_WEB_ADDR=127.0.0.1:0"), "web")
 	addr := web.await(t, "the web listener", func(l logLine) bool { return l["msg"] == "web listening" })["addr"].(string)
 
 	if code, body := get(t, "http://"+addr+"/"); code != http.StatusOK || !strings.Contains(body, `action="/auth/magic-link"`) {
@@ -70,7 +71,7 @@ func TestWeb_ServesTheAppAndOnSIGTERMFinishesTheRequestInFlightThenExitsZero(t *
 	if code := web.wait(t); code != 0 {
 		t.Fatalf("web exited %d after SIGTERM, want 0; log:\n%s", code, web.text())
 	}
-	msgs := testenv.ReceiveAll(t.Context(), t, client, queue, 1, 10*time.Second)
+	msgs := testenv.ReceiveAll(t.Context(), t, client, lanes[producer.LaneCritical], 1, 10*time.Second)
 	if body := aws.ToString(msgs[0].Body); body != `{"type":"magic_link","email":"ada@example.com"}` {
 		t.Errorf("the queue holds %s, want the magic_link job of the request in flight", body)
 	}
