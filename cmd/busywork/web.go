@@ -34,8 +34,9 @@ var webCommand = &command{
 	help: `Serves the demo web app on BUSYWORK_WEB_ADDR (default 127.0.0.1:8080):
 
   GET  /                 a login form
-  POST /auth/magic-link  enqueues a magic_link job on BUSYWORK_QUEUE (default
-                         busywork-jobs) or BUSYWORK_QUEUE_URL and answers 202,
+  POST /auth/magic-link  enqueues a magic_link job on its lane's queue (the
+                         critical lane's: BUSYWORK_CRITICAL_QUEUE, default
+                         busywork-critical) and answers 202,
                          the same whether or not the user exists; 503 with
                          Retry-After when SQS does not take the job
   GET  /auth/verify      spends a mailed link's token and starts a 24h session
@@ -71,12 +72,16 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	// The request path's clients retry within its 1 s deadline.
 	webAWS := awsclient.Interactive(awsCfg)
 	client := sqs.NewFromConfig(webAWS)
-	url, err := resolveQueue(ctx, client, cfg)
+	urls, err := resolveLanes(ctx, client, cfg.lanes())
+	if err != nil {
+		return err
+	}
+	router, err := cfg.newRouter(client, urls, producer.WithBatching(producer.SuggestedBatchWindow))
 	if err != nil {
 		return err
 	}
 	app := webapp.New(webapp.Config{
-		Sender:  producer.New(client, url, cfg.producerOptions(producer.WithBatching(producer.SuggestedBatchWindow))...),
+		Sender:  router,
 		Store:   ddb.New(awsclient.NewDynamoDB(webAWS), cfg.Table),
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
@@ -87,7 +92,7 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err != nil {
 		return fmt.Errorf("web listener (BUSYWORK_WEB_ADDR): %w", err)
 	}
-	log.Info("web listening", "addr", ln.Addr().String(), "queue", url)
+	log.Info("web listening", "addr", ln.Addr().String(), "queues", urls)
 	return serveUntilDone(ctx, log, ln, app)
 }
 
