@@ -42,6 +42,13 @@ var webCommand = &command{
   GET  /auth/verify      spends a mailed link's token and starts a 24h session
                          (cookie; the table BUSYWORK_TABLE keeps its hash)
   GET  /healthz          200 "ok"
+  GET  /metrics          Prometheus metrics: busywork_web_requests_total,
+                         busywork_web_send_duration_seconds,
+                         busywork_web_send_failures_total, Go and process
+
+Every request's AWS calls share a 1s deadline; the SQS and DynamoDB clients
+give each attempt 250ms and make up to 3, so a retry fits inside it. A call
+that fails answers 503 with Retry-After: 1 at once.
 
 Sends are micro-batched (concurrent requests share one SQS call). The worker
 ('busywork worker') mails the links, pointing at BUSYWORK_BASE_URL (default
@@ -62,7 +69,9 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	}
 	log := newLogger(out.stderr, cfg.LogLevel)
 
-	client := sqs.NewFromConfig(awsCfg)
+	// The request path's clients retry within its 1 s deadline.
+	webAWS := awsclient.Interactive(awsCfg)
+	client := sqs.NewFromConfig(webAWS)
 	urls, err := resolveLanes(ctx, client, cfg.lanes())
 	if err != nil {
 		return err
@@ -73,9 +82,10 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	}
 	app := webapp.New(webapp.Config{
 		Sender:  router,
-		Store:   ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table),
+		Store:   ddb.New(awsclient.NewDynamoDB(webAWS), cfg.Table),
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
+		Metrics: newMetricsRegistry(),
 	})
 
 	ln, err := net.Listen("tcp", cfg.WebAddr)

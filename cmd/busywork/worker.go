@@ -14,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
@@ -98,8 +96,7 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	}
 	log := newLogger(out.stderr, cfg.LogLevel)
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newMetricsRegistry()
 	metrics := consumer.NewMetrics(reg)
 	client := sqs.NewFromConfig(awsCfg, metrics.InstrumentSQS)
 	// Follow-up jobs may go to any lane, served here or not.
