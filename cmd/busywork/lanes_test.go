@@ -113,7 +113,9 @@ func TestWorker_ServesOnlyTheLanesOfItsLanesFlag(t *testing.T) {
 		t.Fatalf("worker exited %d after SIGTERM, want 0; log:\n%s", code, w.text())
 	}
 	served := w.await(t, "the serving line", func(l logLine) bool { return l["msg"] == "serving queue" })
-	other := w.await(t, "the end of the log", func(l logLine) bool { return l["msg"] == "serving queue" && l["lane"] != producer.LaneBulk || l["msg"] == "shut down" })
+	other := w.await(t, "the end of the log", func(l logLine) bool {
+		return l["msg"] == "serving queue" && l["lane"] != producer.LaneBulk || l["msg"] == "shut down"
+	})
 	if served["lane"] != producer.LaneBulk || other["msg"] != "shut down" {
 		t.Errorf("worker --lanes bulk served lanes %v and %v, want bulk only", served["lane"], other["lane"])
 	}
