@@ -13,25 +13,31 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/busywork/busywork/internal/dlq"
+	"github.com/busywork/busywork/producer"
 )
 
 var dlqCommand = &command{
 	name:    "dlq",
-	args:    "stats|peek|replay|tasks [flags]",
+	args:    "stats|peek|replay|tasks [--lane NAME] [flags]",
 	summary: "inspect and replay dead letters",
 	run:     runDLQ,
-	help: `dlq works on the dead-letter queue of BUSYWORK_QUEUE (default busywork-jobs)
-or BUSYWORK_QUEUE_URL: the queue its redrive policy names.
+	help: `dlq works on the dead-letter queue of one lane: the queue the redrive policy
+of the lane's queue names. --lane NAME picks the lane: critical (queue
+BUSYWORK_CRITICAL_QUEUE, default busywork-critical), default (BUSYWORK_QUEUE,
+default busywork-jobs; the default) or bulk (BUSYWORK_BULK_QUEUE, default
+busywork-bulk), or the _QUEUE_URL variables; stats and peek also take
+--lane all. Replay sends a dead letter back to its lane's queue.
 
-  dlq stats
+  dlq stats [--lane NAME|all]
       counts the messages by job type and by error (errors that differ only
       in ids, numbers, addresses and quoted values are one row), and shows
       the age of the oldest and the total.
-  dlq peek [--max N] [--type T] [--error TEXT] [--json]
+  dlq peek [--lane NAME|all] [--max N] [--type T] [--error TEXT] [--json]
       prints job_id, type, receive count, failed_at, error and body of up
-      to N messages (default 10) that match, as a table (long values cut) or,
-      with --json, as whole JSON lines. Every message stays in the DLQ.
-  dlq replay [--type T] [--error TEXT] [--max N] [--rate R] [--dry-run]
+      to N messages (default 10; per lane with --lane all) that match, as a
+      table (long values cut) or, with --json, as whole JSON lines (with the
+      DLQ's name as "queue"). Every message stays in the DLQ.
+  dlq replay [--lane NAME] [--type T] [--error TEXT] [--max N] [--rate R] [--dry-run]
       moves the matching messages (all by default, at most N) back to the
       queue, R messages a second (default 10, fractions allowed): each is
       sent before it is deleted from the DLQ, so a crash can duplicate a job
@@ -41,11 +47,11 @@ or BUSYWORK_QUEUE_URL: the queue its redrive policy names.
       released at once, untouched. A progress bar on a terminal, plain lines
       otherwise (on stderr), then a summary; exit 1 if any message failed to
       move. --dry-run reports what would move and changes nothing.
-  dlq replay --native [--rate R]
+  dlq replay [--lane NAME] --native [--rate R]
       starts SQS's own message move task for the whole DLQ, to the queue, at
       R messages a second (1 to 500). No filters; new MessageIds. Endpoints
       without move tasks (the fauxqs emulator) refuse it: use the default mode.
-  dlq tasks [--cancel]
+  dlq tasks [--lane NAME] [--cancel]
       lists the DLQ's move tasks; --cancel cancels the running ones.
 
 --type is a job type; --error matches when the error attribute holds TEXT,
@@ -57,10 +63,10 @@ count. stats, peek, replay and --dry-run all read so. The DLQ has no
 redrive policy of its own, so the count only informs.
 
 Examples:
-  busywork dlq stats
-  busywork dlq peek --type magic_link --error "rate exceeded"
-  busywork dlq replay --type magic_link --rate 5 --dry-run
-  busywork dlq replay --type magic_link --rate 5
+  busywork dlq stats --lane all
+  busywork dlq peek --lane critical --type magic_link --error "rate exceeded"
+  busywork dlq replay --lane critical --type magic_link --rate 5 --dry-run
+  busywork dlq replay --lane critical --type magic_link --rate 5
 `,
 }
 
@@ -98,44 +104,88 @@ func (c *command) parseDLQFlags(fs *flag.FlagSet, out cmdIO, args []string) erro
 	return nil
 }
 
-// openDLQ opens the dead-letter queue the dlq commands work on: the one
-// place they choose it.
-func openDLQ(ctx context.Context) (*dlq.Queue, error) {
+// allLanes is the --lane value that names every lane.
+const allLanes = "all"
+
+// laneFlag defines --lane on fs.
+func laneFlag(fs *flag.FlagSet) *string {
+	return fs.String("lane", producer.LaneDefault, "the lane whose DLQ to work on")
+}
+
+// openDLQs opens the dead-letter queues of the lane --lane names, or of
+// every lane for "all" where the command takes it: the one place the dlq
+// commands choose their queues.
+func openDLQs(ctx context.Context, name string, takesAll bool) ([]*dlq.Queue, error) {
+	if strings.Contains(name, ",") || (name == allLanes && !takesAll) {
+		return nil, usagef("--lane %s: want one lane (%s)", name, strings.Join(producer.Lanes(), ", "))
+	}
 	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
 		return nil, err
 	}
+	ls := cfg.lanes()
+	if name != allLanes {
+		if ls, err = cfg.selectLanes(name); err != nil {
+			return nil, usagef("--lane: %v", err)
+		}
+	}
 	client := sqs.NewFromConfig(awsCfg)
-	url, err := resolveQueue(ctx, client, cfg)
+	urls, err := resolveLanes(ctx, client, ls)
 	if err != nil {
 		return nil, err
 	}
-	q, err := dlq.Open(ctx, client, url)
-	var missing *types.QueueDoesNotExist
-	if errors.As(err, &missing) {
-		return nil, fmt.Errorf("%w: run `busywork bootstrap` to create it", err)
+	qs := make([]*dlq.Queue, len(ls))
+	for i, l := range ls {
+		q, err := dlq.Open(ctx, client, urls[l.name])
+		var missing *types.QueueDoesNotExist
+		if errors.As(err, &missing) {
+			return nil, fmt.Errorf("lane %s: %w: run `busywork bootstrap` to create it", l.name, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lane %s: %w", l.name, err)
+		}
+		qs[i] = q
 	}
-	return q, err
+	return qs, nil
+}
+
+// openDLQ opens the dead-letter queue of the one lane --lane names.
+func openDLQ(ctx context.Context, name string) (*dlq.Queue, error) {
+	qs, err := openDLQs(ctx, name, false)
+	if err != nil {
+		return nil, err
+	}
+	return qs[0], nil
 }
 
 func runDLQStats(ctx context.Context, c *command, out cmdIO, args []string) error {
 	fs := flag.NewFlagSet("dlq stats", flag.ContinueOnError)
+	lane := laneFlag(fs)
 	if err := c.parseDLQFlags(fs, out, args); err != nil {
 		return err
 	}
-	q, err := openDLQ(ctx)
+	qs, err := openDLQs(ctx, *lane, true)
 	if err != nil {
 		return err
 	}
-	st, err := q.Stats(ctx)
-	if err != nil {
-		return err
+	for i, q := range qs {
+		st, err := q.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(out.stdout)
+		}
+		if err := st.Write(out.stdout); err != nil {
+			return err
+		}
 	}
-	return st.Write(out.stdout)
+	return nil
 }
 
 func runDLQPeek(ctx context.Context, c *command, out cmdIO, args []string) error {
 	fs := flag.NewFlagSet("dlq peek", flag.ContinueOnError)
+	lane := laneFlag(fs)
 	max := fs.Int("max", dlq.DefaultPeekMax, "the most messages shown")
 	filter := filterFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON lines, whole")
@@ -145,19 +195,38 @@ func runDLQPeek(ctx context.Context, c *command, out cmdIO, args []string) error
 	if *max < 1 {
 		return usagef("--max %d: want at least 1", *max)
 	}
-	q, err := openDLQ(ctx)
+	qs, err := openDLQs(ctx, *lane, true)
 	if err != nil {
 		return err
 	}
-	letters, err := q.Peek(ctx, dlq.PeekOptions{Max: *max, Filter: *filter})
-	if err != nil {
-		return err
+	for i, q := range qs {
+		letters, err := q.Peek(ctx, dlq.PeekOptions{Max: *max, Filter: *filter})
+		if err != nil {
+			return err
+		}
+		switch {
+		case *asJSON:
+			err = dlq.WriteJSON(out.stdout, letters)
+		case len(qs) > 1:
+			if i > 0 {
+				fmt.Fprintln(out.stdout)
+			}
+			fmt.Fprintf(out.stdout, "%s:\n", q.DeadLetterName)
+			fallthrough
+		default:
+			err = writeLetters(out, q, letters)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if *asJSON {
-		return dlq.WriteJSON(out.stdout, letters)
-	}
+	return nil
+}
+
+// writeLetters prints letters as a table, or says that none matched.
+func writeLetters(out cmdIO, q *dlq.Queue, letters []*dlq.Letter) error {
 	if len(letters) == 0 {
-		_, err = fmt.Fprintf(out.stdout, "no matching messages in %s\n", q.DeadLetterName)
+		_, err := fmt.Fprintf(out.stdout, "no matching messages in %s\n", q.DeadLetterName)
 		return err
 	}
 	return dlq.WriteTable(out.stdout, letters)
@@ -173,6 +242,7 @@ func filterFlags(fs *flag.FlagSet) *dlq.Filter {
 
 func runDLQReplay(ctx context.Context, c *command, out cmdIO, args []string) error {
 	fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
+	lane := laneFlag(fs)
 	filter := filterFlags(fs)
 	max := fs.Int("max", 0, "the most messages moved (default all)")
 	rate := fs.Float64("rate", dlq.DefaultRate, "messages sent a second")
@@ -193,7 +263,7 @@ func runDLQReplay(ctx context.Context, c *command, out cmdIO, args []string) err
 	case *native && (*rate != math.Trunc(*rate) || *rate > dlq.MaxMoveRate):
 		return usagef("--rate %v: --native wants a whole number of messages a second from 1 to %d", *rate, dlq.MaxMoveRate)
 	}
-	q, err := openDLQ(ctx)
+	q, err := openDLQ(ctx, *lane)
 	if err != nil {
 		return err
 	}
@@ -275,11 +345,12 @@ func noMoveTasksHint(err error) error {
 
 func runDLQTasks(ctx context.Context, c *command, out cmdIO, args []string) error {
 	fs := flag.NewFlagSet("dlq tasks", flag.ContinueOnError)
+	lane := laneFlag(fs)
 	cancel := fs.Bool("cancel", false, "cancel the running move tasks")
 	if err := c.parseDLQFlags(fs, out, args); err != nil {
 		return err
 	}
-	q, err := openDLQ(ctx)
+	q, err := openDLQ(ctx, *lane)
 	if err != nil {
 		return err
 	}

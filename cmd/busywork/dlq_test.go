@@ -39,10 +39,14 @@ func TestDLQ_BadArgumentsExitTwoNamingTheFlag(t *testing.T) {
 		{[]string{"dlq", "peek", "--max", "0"}, "--max 0: want at least 1"},
 		{[]string{"dlq", "peek", "--max", "ten"}, `invalid value "ten" for flag -max`},
 		{[]string{"dlq", "tasks", "--stop"}, "flag provided but not defined: -stop"},
+		{[]string{"dlq", "stats", "--lane", "urgent"}, `busywork dlq: --lane: unknown lane "urgent" (lanes: critical, default, bulk)`},
+		{[]string{"dlq", "peek", "--lane", "critical,bulk"}, "--lane critical,bulk: want one lane (critical, default, bulk)"},
+		{[]string{"dlq", "replay", "--lane", "all"}, "--lane all: want one lane (critical, default, bulk)"},
+		{[]string{"dlq", "tasks", "--lane", "all"}, "--lane all: want one lane"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			r := runBusywork(t, nil, tt.args...)
+			r := runBusywork(t, []string{"AWS_REGION=us-east-1"}, tt.args...)
 			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || r.stdout != "" {
 				t.Fatalf("exit %d, stdout %q, stderr:\n%s\nwant exit 2 and stderr containing %q", r.code, r.stdout, r.stderr, tt.want)
 			}
@@ -293,5 +297,50 @@ func TestDLQ_NativeOnAnEndpointWithoutMoveTasksPointsToTheDefaultMode(t *testing
 			!strings.Contains(r.stderr, "run 'busywork dlq replay' without --native, which moves the messages itself") {
 			t.Errorf("%q: exit %d, stderr:\n%s\nwant exit 1 pointing to the default mode", args, r.code, r.stderr)
 		}
+	}
+}
+
+func TestDLQ_LaneNamesTheDLQAndAllCoversEveryLane(t *testing.T) {
+	testenv.Require(t)
+	def := newDLQWorld(t, testenv.QueueOptions{})
+	critical := newDLQWorld(t, testenv.QueueOptions{})
+	bulk := newDLQWorld(t, testenv.QueueOptions{})
+	env := []string{"BUSYWORK_QUEUE_URL=" + def.url, "BUSYWORK_CRITICAL_QUEUE_URL=" + critical.url, "BUSYWORK_BULK_QUEUE_URL=" + bulk.url}
+	critical.deadLetter(t, "ml", jobs.TypeMagicLink, 2, "ses: rate exceeded", `{"type":"magic_link","email":"ada@example.com"}`)
+	bulk.deadLetter(t, "gt", jobs.TypeGenerateTicket, 3, "render: boom", `{"type":"generate_ticket"}`)
+
+	stats := runBusywork(t, env, "dlq", "stats", "--lane", "all")
+	for _, want := range []string{
+		`(?m)^dead-letter queue +` + regexp.QuoteMeta(queueName(critical.dlqURL)) + ` .*\nmessages +2 received`,
+		`(?m)^dead-letter queue +` + regexp.QuoteMeta(queueName(def.dlqURL)) + ` .*\nmessages +0 received`,
+		`(?m)^dead-letter queue +` + regexp.QuoteMeta(queueName(bulk.dlqURL)) + ` .*\nmessages +3 received`,
+	} {
+		if stats.code != 0 || !regexp.MustCompile(want).MatchString(stats.stdout) {
+			t.Errorf("dlq stats --lane all: exit %d, stdout lacks %s:\n%s\nstderr:\n%s", stats.code, want, stats.stdout, stats.stderr)
+		}
+	}
+
+	js := runBusywork(t, env, "dlq", "peek", "--lane", "all", "--json")
+	queues := map[string]int{}
+	for line := range strings.Lines(js.stdout) {
+		var l struct{ Queue string }
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		queues[l.Queue]++
+	}
+	if js.code != 0 || len(queues) != 2 || queues[queueName(critical.dlqURL)] != 2 || queues[queueName(bulk.dlqURL)] != 3 {
+		t.Errorf("dlq peek --lane all --json: exit %d, letters by queue %v\nstderr:\n%s", js.code, queues, js.stderr)
+	}
+
+	r := runBusywork(t, env, "dlq", "replay", "--lane", "bulk", "--rate", "100")
+	if r.code != 0 || !strings.Contains(r.stdout, "moved 3 of 3 matching messages from "+queueName(bulk.dlqURL)+" to "+queueName(bulk.url)) {
+		t.Fatalf("dlq replay --lane bulk: exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if seen := bulk.ids(t, bulk.url); len(seen) != 3 {
+		t.Errorf("the bulk queue holds %v, want the 3 tickets", seen)
+	}
+	if seen := critical.ids(t, critical.dlqURL); len(seen) != 2 {
+		t.Errorf("the critical DLQ holds %v, want its 2 letters untouched", seen)
 	}
 }

@@ -42,6 +42,7 @@ func (q *Queue) Peek(ctx context.Context, opts PeekOptions) ([]*Letter, error) {
 		}
 		for _, m := range msgs {
 			if l := newLetter(m); len(letters) < opts.Max && opts.Filter.Match(l) {
+				l.Queue = q.DeadLetterName
 				letters = append(letters, l)
 			}
 		}

@@ -103,6 +103,8 @@ type Letter struct {
 	SentAt time.Time `json:"sent_at"`
 	// Body is the message body.
 	Body string `json:"body"`
+	// Queue is the name of the dead-letter queue Peek read it from.
+	Queue string `json:"queue,omitempty"`
 
 	msg types.Message
 }
