@@ -18,7 +18,7 @@ import (
 
 var dlqCommand = &command{
 	name:    "dlq",
-	args:    "stats|peek|replay|tasks [--lane NAME] [flags]",
+	args:    "stats|peek|replay|tasks [flags]",
 	summary: "inspect and replay dead letters",
 	run:     runDLQ,
 	help: `dlq works on the dead-letter queue of one lane: the queue the redrive policy

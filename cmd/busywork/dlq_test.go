@@ -134,9 +134,9 @@ func TestDLQ_StatsAndPeekPrintWhatIsThereAndLeaveIt(t *testing.T) {
 		`dead-letter queue +` + regexp.QuoteMeta(queueName(w.dlqURL)) + ` \(of ` + regexp.QuoteMeta(queueName(w.url)) + `\)`,
 		`messages +5 received \(SQS counted 5 when the scan began\)`,
 		`oldest +20\d\d-\d\d-\d\dT.*ago \(the queue keeps a message 4 days`,
-		`(?m)^TYPE +MESSAGES\nmagic_link +3\nping +2$`,
-		`(?m)^ses: SendEmail: TooManyRequestsException: rate exceeded for <email> +3$`,
-		`(?m)^invalid ping job: work_ms: <n> is not between <n> and <n> +2$`,
+		`(?m)^MESSAGES +TYPE\n3 +magic_link\n2 +ping$`,
+		`(?m)^3 +ses: SendEmail: TooManyRequestsException: rate exceeded for <email>$`,
+		`(?m)^2 +invalid ping job: work_ms: <n> is not between <n> and <n>$`,
 	} {
 		if stats.code != 0 || !regexp.MustCompile(want).MatchString(stats.stdout) {
 			t.Errorf("dlq stats: exit %d, stdout lacks %s:\n%s\nstderr:\n%s", stats.code, want, stats.stdout, stats.stderr)
@@ -185,7 +185,7 @@ func TestDLQReplay_DryRunChangesNothingThenOneTypeMovesAtTheRate(t *testing.T) {
 	}
 
 	r := runBusywork(t, w.env, "dlq", "replay", "--type", "magic_link", "--rate", "10")
-	if r.code != 0 || !regexp.MustCompile(`moved 20 of 20 matching messages from \S+ to \S+ in [\d.]+m?s \([\d.]+ a second\); 0 failed; 2 did not match and stay\.\n\nTYPE +MESSAGES\nmagic_link +20\n`).MatchString(r.stdout) {
+	if r.code != 0 || !regexp.MustCompile(`moved 20 of 20 matching messages from \S+ to \S+ in [\d.]+m?s \([\d.]+ a second\); 0 failed; 2 did not match and stay\.\n\nMESSAGES +TYPE\n20 +magic_link\n`).MatchString(r.stdout) {
 		t.Fatalf("replay: exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	// Not a terminal: plain progress lines on stderr, no bar.

@@ -198,16 +198,16 @@ func (s *Stats) Write(w io.Writer) error {
 }
 
 // WriteCounts prints aligned tables of counts by type and by error, each
-// after an empty line.
+// after an empty line, the count first so that a long error ends its line.
 func WriteCounts(w io.Writer, byType, byError []Count) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, t := range []struct {
 		title string
 		cs    []Count
 	}{{"TYPE", byType}, {"ERROR", byError}} {
-		fmt.Fprintf(tw, "\n%s\tMESSAGES\n", t.title)
+		fmt.Fprintf(tw, "\nMESSAGES\t%s\n", t.title)
 		for _, c := range t.cs {
-			fmt.Fprintf(tw, "%s\t%d\n", cell(c.Key, 100), c.N)
+			fmt.Fprintf(tw, "%d\t%s\n", c.N, cell(c.Key, 300))
 		}
 	}
 	return tw.Flush()
