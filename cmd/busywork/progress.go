@@ -24,6 +24,7 @@ type progress struct {
 	bar    *progressbar.ProgressBar // nil when w is not a terminal
 	last   time.Time
 	latest dlq.Progress
+	shown  *dlq.Progress // the progress of the last plain line
 }
 
 func newProgress(w io.Writer, dryRun bool) *progress {
@@ -60,7 +61,7 @@ func (p *progress) update(pr dlq.Progress) {
 	_ = p.bar.Set(p.done()) // a terminal that cannot be written to has nothing to show
 }
 
-// finish ends the bar, or prints the last plain line.
+// finish ends the bar, or prints the last plain line unless it was shown.
 func (p *progress) finish() {
 	if p.bar != nil {
 		_ = p.bar.Finish() // the summary follows on stdout whatever the bar did
@@ -79,6 +80,11 @@ func (p *progress) done() int {
 }
 
 func (p *progress) line() {
+	if p.shown != nil && *p.shown == p.latest {
+		return
+	}
+	p.shown = &dlq.Progress{}
+	*p.shown = p.latest
 	pr, verb := p.latest, "moved"
 	if p.dryRun {
 		verb = "would move"
