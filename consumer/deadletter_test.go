@@ -50,21 +50,3 @@ func TestUndeadSet_ForgetsTheOldestPastItsBound(t *testing.T) {
 		t.Errorf("after drop: %d remembered in order", len(s.order))
 	}
 }
-
-func TestParseRedrivePolicy_ReadsTheCountAsNumberOrString(t *testing.T) {
-	arn := "arn:aws:sqs:us-east-1:000000000000:jobs-dlq"
-	for _, policy := range []string{
-		`{"deadLetterTargetArn":"` + arn + `","maxReceiveCount":5}`,
-		`{"deadLetterTargetArn":"` + arn + `","maxReceiveCount":"5"}`,
-	} {
-		p, err := parseRedrivePolicy(policy)
-		if err != nil || p.target != arn || p.maxReceiveCount != 5 {
-			t.Errorf("parseRedrivePolicy(%s) = %+v, %v", policy, p, err)
-		}
-	}
-	for _, bad := range []string{"", "{", `{"deadLetterTargetArn":"` + arn + `","maxReceiveCount":"x"}`} {
-		if _, err := parseRedrivePolicy(bad); err == nil {
-			t.Errorf("parseRedrivePolicy(%q) succeeded", bad)
-		}
-	}
-}

@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/busywork/busywork/internal/redrive"
 )
 
 // lane serves one queue: its pollers, handler slots, heartbeat and batched
@@ -73,13 +74,17 @@ func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueCon
 		}
 		lease = max(time.Duration(secs)*time.Second, MinLease)
 	}
-	policy, err := parseRedrivePolicy(out.Attributes[string(types.QueueAttributeNameRedrivePolicy)])
-	if err != nil && q.DeadLetterURL == "" {
+	policy, err := redrive.Parse(out.Attributes[string(types.QueueAttributeNameRedrivePolicy)])
+	switch {
+	case q.DeadLetterURL != "":
+	case errors.Is(err, redrive.ErrNoPolicy):
+		return nil, fmt.Errorf("consumer: queue %s: no redrive policy, so no dead-letter queue for permanent failures (run `busywork bootstrap`, or set the DLQ URL)", queue)
+	case err != nil:
 		return nil, fmt.Errorf("consumer: queue %s: %w", queue, err)
 	}
 	dlqURL := q.DeadLetterURL
 	if dlqURL == "" {
-		if dlqURL, err = c.queueURL(ctx, policy.target); err != nil {
+		if dlqURL, err = redrive.QueueURL(ctx, c.client, policy.DeadLetterTargetARN); err != nil {
 			return nil, fmt.Errorf("consumer: queue %s: dead-letter queue: %w", queue, err)
 		}
 	}
@@ -90,7 +95,7 @@ func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueCon
 		url:         q.URL,
 		dlqURL:      dlqURL,
 		cfg:         q,
-		maxReceives: policy.maxReceiveCount,
+		maxReceives: policy.MaxReceiveCount,
 		lease:       lease,
 		firstLease:  min(lease, FirstLease),
 		callTimeout: min(maxCallTimeout, lease*3/4),
@@ -117,47 +122,6 @@ const deleteLinger = 50 * time.Millisecond
 
 // settleCalls is how many batch calls of one kind a lane keeps in flight.
 func settleCalls(q QueueConfig) int { return max(2, q.Pollers) }
-
-// redrivePolicy is the part of a queue's RedrivePolicy the consumer uses.
-type redrivePolicy struct {
-	target          string // the DLQ's ARN
-	maxReceiveCount int
-}
-
-// parseRedrivePolicy reads a RedrivePolicy attribute. SQS writes
-// maxReceiveCount as a number; some emulators keep the string they were
-// given, so both are read.
-func parseRedrivePolicy(s string) (redrivePolicy, error) {
-	if s == "" {
-		return redrivePolicy{}, errors.New("no redrive policy, so no dead-letter queue for permanent failures (run `busywork bootstrap`, or set the DLQ URL)")
-	}
-	var p struct {
-		TargetARN string          `json:"deadLetterTargetArn"`
-		Max       json.RawMessage `json:"maxReceiveCount"`
-	}
-	if err := json.Unmarshal([]byte(s), &p); err != nil {
-		return redrivePolicy{}, fmt.Errorf("redrive policy %q: %w", s, err)
-	}
-	n, err := strconv.Atoi(strings.Trim(string(p.Max), `"`))
-	if err != nil || n < 1 {
-		return redrivePolicy{}, fmt.Errorf("redrive policy %q: maxReceiveCount is not a positive whole number", s)
-	}
-	return redrivePolicy{target: p.TargetARN, maxReceiveCount: n}, nil
-}
-
-// queueURL looks up the URL of the queue with the given ARN.
-func (c *Consumer) queueURL(ctx context.Context, arn string) (string, error) {
-	// arn:aws:sqs:REGION:ACCOUNT:NAME
-	parts := strings.Split(arn, ":")
-	if len(parts) != 6 || parts[2] != "sqs" {
-		return "", fmt.Errorf("%q is not an SQS queue ARN", arn)
-	}
-	out, err := c.client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(parts[5]), QueueOwnerAWSAccountId: aws.String(parts[4])})
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", parts[5], err)
-	}
-	return aws.ToString(out.QueueUrl), nil
-}
 
 // remaining returns how long m may still stay invisible: what is left of
 // SQS's 12 hours since its receive, in whole seconds.

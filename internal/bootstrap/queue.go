@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/busywork/busywork/internal/redrive"
 )
 
 // SQSAPI is the part of *sqs.Client that Run calls.
@@ -42,14 +43,11 @@ func ensureLane(ctx context.Context, client SQSAPI, l Lane) (Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	policy, err := json.Marshal(redrivePolicy{DeadLetterTargetARN: dlqARN, MaxReceiveCount: l.MaxReceiveCount})
-	if err != nil {
-		return Report{dlqStep}, fmt.Errorf("bootstrap: queue %s: redrive policy: %w", l.Name, err)
-	}
+	policy := redrive.Policy{DeadLetterTargetARN: dlqARN, MaxReceiveCount: l.MaxReceiveCount}
 	_, step, err := ensureQueue(ctx, client, l.Name, map[string]string{
 		attrVisibility: seconds(l.VisibilityTimeout),
 		attrRetention:  seconds(QueueRetention),
-		attrRedrive:    string(policy),
+		attrRedrive:    policy.String(),
 	})
 	if err != nil {
 		return Report{dlqStep}, err
@@ -148,50 +146,15 @@ func attributeDiff(have, want map[string]string) (diff map[string]string, change
 	return diff, changes
 }
 
-// redrivePolicy is a queue's RedrivePolicy attribute. SQS returns
-// maxReceiveCount as a number; some emulators return it verbatim, so a
-// string is read too.
-type redrivePolicy struct {
-	DeadLetterTargetARN string          `json:"deadLetterTargetArn"`
-	MaxReceiveCount     int             `json:"-"`
-	RawMaxReceiveCount  json.RawMessage `json:"maxReceiveCount,omitempty"`
-}
-
-// MarshalJSON writes maxReceiveCount as a number.
-func (p redrivePolicy) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		DeadLetterTargetARN string `json:"deadLetterTargetArn"`
-		MaxReceiveCount     int    `json:"maxReceiveCount"`
-	}{p.DeadLetterTargetARN, p.MaxReceiveCount})
-}
-
-// parseRedrivePolicy reads a RedrivePolicy attribute; "" is no policy.
-func parseRedrivePolicy(s string) (redrivePolicy, error) {
-	var p redrivePolicy
-	if s == "" {
-		return p, nil
-	}
-	if err := json.Unmarshal([]byte(s), &p); err != nil {
-		return p, err
-	}
-	raw := strings.Trim(string(p.RawMaxReceiveCount), `"`)
-	n, err := strconv.Atoi(raw)
-	if err != nil {
-		return p, fmt.Errorf("maxReceiveCount %s: %w", p.RawMaxReceiveCount, err)
-	}
-	p.MaxReceiveCount = n
-	return p, nil
-}
-
 // redriveChange describes how policy want differs from have, or returns ""
 // when they mean the same.
 func redriveChange(have, want string) string {
-	w, err := parseRedrivePolicy(want)
+	w, err := redrive.Parse(want)
 	if err != nil {
 		return "RedrivePolicy -> " + want
 	}
-	h, err := parseRedrivePolicy(have)
-	if err != nil || have == "" {
+	h, err := redrive.Parse(have)
+	if err != nil {
 		return fmt.Sprintf("RedrivePolicy %s -> %s", orNone(have), want)
 	}
 	var changes []string

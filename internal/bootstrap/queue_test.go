@@ -12,14 +12,15 @@ import (
 )
 
 func TestRedriveChange_ReadsMaxReceiveCountAsNumberOrString(t *testing.T) {
-	want := `{"deadLetterTargetArn":"arn:dlq","maxReceiveCount":5}`
+	const dlq, old = "arn:aws:sqs:us-east-1:000000000000:jobs-dlq", "arn:aws:sqs:us-east-1:000000000000:old-dlq"
+	want := `{"deadLetterTargetArn":"` + dlq + `","maxReceiveCount":5}`
 	tests := []struct {
 		name, have, change string
 	}{
-		{"same, as SQS returns it", `{"deadLetterTargetArn":"arn:dlq","maxReceiveCount":5}`, ""},
-		{"same, count as a string", `{"maxReceiveCount":"5","deadLetterTargetArn":"arn:dlq"}`, ""},
-		{"other count", `{"deadLetterTargetArn":"arn:dlq","maxReceiveCount":"3"}`, "maxReceiveCount 3 -> 5"},
-		{"other target", `{"deadLetterTargetArn":"arn:old","maxReceiveCount":5}`, "deadLetterTargetArn arn:old -> arn:dlq"},
+		{"same, as SQS returns it", `{"deadLetterTargetArn":"` + dlq + `","maxReceiveCount":5}`, ""},
+		{"same, count as a string", `{"maxReceiveCount":"5","deadLetterTargetArn":"` + dlq + `"}`, ""},
+		{"other count", `{"deadLetterTargetArn":"` + dlq + `","maxReceiveCount":"3"}`, "maxReceiveCount 3 -> 5"},
+		{"other target", `{"deadLetterTargetArn":"` + old + `","maxReceiveCount":5}`, "deadLetterTargetArn " + old + " -> " + dlq},
 		{"no policy", ``, "RedrivePolicy (none) -> " + want},
 		{"unreadable policy", `{`, "RedrivePolicy { -> " + want},
 	}

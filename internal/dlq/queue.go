@@ -2,7 +2,6 @@ package dlq
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/busywork/busywork/internal/redrive"
 	"github.com/busywork/busywork/jobs"
 )
 
@@ -57,27 +57,18 @@ func Open(ctx context.Context, client SQSAPI, queueURL string) (*Queue, error) {
 		return nil, fmt.Errorf("queue %s: %w", q.Name, err)
 	}
 	q.ARN = out.Attributes[string(types.QueueAttributeNameQueueArn)]
-	policy := out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]
-	if policy == "" {
+	policy, err := redrive.Parse(out.Attributes[string(types.QueueAttributeNameRedrivePolicy)])
+	if errors.Is(err, redrive.ErrNoPolicy) {
 		return nil, fmt.Errorf("queue %s has no redrive policy, so no dead-letter queue", q.Name)
 	}
-	var p struct {
-		Target string `json:"deadLetterTargetArn"`
-	}
-	if err := json.Unmarshal([]byte(policy), &p); err != nil {
-		return nil, fmt.Errorf("queue %s: redrive policy %q: %w", q.Name, policy, err)
-	}
-	// arn:aws:sqs:REGION:ACCOUNT:NAME
-	parts := strings.Split(p.Target, ":")
-	if len(parts) != 6 || parts[2] != "sqs" {
-		return nil, fmt.Errorf("queue %s: redrive policy %q: %q is not an SQS queue ARN", q.Name, policy, p.Target)
-	}
-	q.DeadLetterARN, q.DeadLetterName = p.Target, parts[5]
-	url, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(parts[5]), QueueOwnerAWSAccountId: aws.String(parts[4])})
 	if err != nil {
-		return nil, fmt.Errorf("dead-letter queue %s of %s: %w", q.DeadLetterName, q.Name, err)
+		return nil, fmt.Errorf("queue %s: %w", q.Name, err)
 	}
-	q.DeadLetterURL = aws.ToString(url.QueueUrl)
+	q.DeadLetterARN = policy.DeadLetterTargetARN
+	_, q.DeadLetterName, _ = redrive.ParseQueueARN(q.DeadLetterARN) // Parse checked it
+	if q.DeadLetterURL, err = redrive.QueueURL(ctx, client, q.DeadLetterARN); err != nil {
+		return nil, fmt.Errorf("dead-letter queue of %s: %w", q.Name, err)
+	}
 	return q, nil
 }
 
