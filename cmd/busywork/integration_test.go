@@ -65,6 +65,9 @@ func TestWorker_HandlesAJobFromSendServesAdminAndStopsOnSIGTERM(t *testing.T) {
 	if code, body := get(t, "http://"+admin+"/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
 	}
+	if r := runBusywork(t, append(env, "BUSYWORK_ADMIN_ADDR="+admin), "health"); r.code != 0 {
+		t.Errorf("busywork health against the worker: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
 	code, metrics := get(t, "http://"+admin+"/metrics")
 	for _, name := range []string{"busywork_jobs_total", "busywork_sqs_requests_total", "go_goroutines", "process_cpu_seconds_total"} {
 		if code != http.StatusOK || !strings.Contains(metrics, name) {
