@@ -34,13 +34,21 @@ var webCommand = &command{
 	help: `Serves the demo web app on BUSYWORK_WEB_ADDR (default 127.0.0.1:8080):
 
   GET  /                 a login form
-  POST /auth/magic-link  enqueues a magic_link job on BUSYWORK_QUEUE (default
-                         busywork-jobs) or BUSYWORK_QUEUE_URL and answers 202,
+  POST /auth/magic-link  enqueues a magic_link job on its lane's queue (the
+                         critical lane's: BUSYWORK_CRITICAL_QUEUE, default
+                         busywork-critical) and answers 202,
                          the same whether or not the user exists; 503 with
                          Retry-After when SQS does not take the job
   GET  /auth/verify      spends a mailed link's token and starts a 24h session
                          (cookie; the table BUSYWORK_TABLE keeps its hash)
   GET  /healthz          200 "ok"
+  GET  /metrics          Prometheus metrics: busywork_web_requests_total,
+                         busywork_web_send_duration_seconds,
+                         busywork_web_send_failures_total, Go and process
+
+Every request's AWS calls share a 1s deadline; the SQS and DynamoDB clients
+give each attempt 250ms and make up to 3, so a retry fits inside it. A call
+that fails answers 503 with Retry-After: 1 at once.
 
 Sends are micro-batched (concurrent requests share one SQS call). The worker
 ('busywork worker') mails the links, pointing at BUSYWORK_BASE_URL (default
@@ -61,23 +69,30 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	}
 	log := newLogger(out.stderr, cfg.LogLevel)
 
-	client := sqs.NewFromConfig(awsCfg)
-	url, err := resolveQueue(ctx, client, cfg)
+	// The request path's clients retry within its 1 s deadline.
+	webAWS := awsclient.Interactive(awsCfg)
+	client := sqs.NewFromConfig(webAWS)
+	urls, err := resolveLanes(ctx, client, cfg.lanes())
+	if err != nil {
+		return err
+	}
+	router, err := cfg.newRouter(client, urls, producer.WithBatching(producer.SuggestedBatchWindow))
 	if err != nil {
 		return err
 	}
 	app := webapp.New(webapp.Config{
-		Sender:  producer.New(client, url, cfg.producerOptions(producer.WithBatching(producer.SuggestedBatchWindow))...),
-		Store:   ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table),
+		Sender:  router,
+		Store:   ddb.New(awsclient.NewDynamoDB(webAWS), cfg.Table),
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
+		Metrics: newMetricsRegistry(),
 	})
 
 	ln, err := net.Listen("tcp", cfg.WebAddr)
 	if err != nil {
 		return fmt.Errorf("web listener (BUSYWORK_WEB_ADDR): %w", err)
 	}
-	log.Info("web listening", "addr", ln.Addr().String(), "queue", url)
+	log.Info("web listening", "addr", ln.Addr().String(), "queues", urls)
 	return serveUntilDone(ctx, log, ln, app)
 }
 

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
@@ -17,6 +20,12 @@ const DefaultSessionTTL = 24 * time.Hour
 
 // MaxBodyBytes is the largest request body the app reads.
 const MaxBodyBytes = 4 << 10
+
+// RequestTimeout bounds the AWS calls of one request, all of them together,
+// from when its handler starts: the same second as the producer's send
+// deadline (producer.DefaultTimeout). A request whose calls have not
+// answered by then answers 503 with Retry-After.
+const RequestTimeout = time.Second
 
 // Sender enqueues jobs; *producer.Producer is one.
 type Sender interface {
@@ -50,6 +59,10 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now returns the current time. nil means time.Now.
 	Now func() time.Time
+	// Metrics, when set, receives the app's metrics (busywork_web_*, see
+	// the package comment), and GET /metrics serves all it holds in
+	// Prometheus's format. nil records and serves none.
+	Metrics *prometheus.Registry
 }
 
 // app holds the handlers' shared state.
@@ -60,6 +73,7 @@ type app struct {
 	sessionTTL    time.Duration
 	secureCookies bool
 	now           func() time.Time
+	metrics       *metrics
 }
 
 // New returns the app's handler. It panics if cfg.Sender or cfg.Store is
@@ -86,13 +100,32 @@ func New(cfg Config) http.Handler {
 		a.now = time.Now
 	}
 	mux := http.NewServeMux()
+	if cfg.Metrics != nil {
+		a.metrics = newMetrics(cfg.Metrics)
+		a.sender = meteredSender{next: a.sender, m: a.metrics}
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("POST /auth/magic-link", a.requestLink)
 	mux.HandleFunc("GET /auth/verify", a.verify)
 	mux.HandleFunc("POST /orders", a.order)
 	mux.HandleFunc("GET /orders/{id}", a.orderStatus)
 	mux.HandleFunc("GET /healthz", healthz)
-	return mux
+	return a.serve(mux)
+}
+
+// serve runs every request through mux under a deadline of RequestTimeout,
+// which every AWS call a handler makes inherits from the request's
+// context, and counts it by route and status code.
+func (a *app) serve(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		mux.ServeHTTP(rec, r) // sets r.Pattern
+		a.metrics.request(r.Pattern, rec.code)
+	})
 }
 
 func isHTTPS(baseURL string) bool {
