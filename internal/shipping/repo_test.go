@@ -174,44 +174,77 @@ func typeCheckMain(t testing.TB) *checkedMain {
 	return mainPkg
 }
 
-// knownVariables returns every BUSYWORK_* variable the binary reads: the
-// envconfig tags of the struct types in its own packages, with the prefix.
+// knownVariables returns every BUSYWORK_* variable the binary reads:
+// the names envconfig gives the fields of the structs that cmd/busywork
+// hands to process (its wrapper of envconfig.Process), found in its code.
 func knownVariables(t testing.TB) map[string]bool {
 	t.Helper()
 	m := typeCheckMain(t)
+	process, ok := m.pkg.Scope().Lookup("process").(*types.Func)
+	if !ok {
+		t.Fatal("cmd/busywork has no func process (its envconfig.Process)")
+	}
 	known := make(map[string]bool)
-	seen := make(map[*types.Package]bool)
-	var visit func(p *types.Package)
-	visit = func(p *types.Package) {
-		if seen[p] || !strings.HasPrefix(p.Path(), "github.com/busywork/busywork/") {
-			return
-		}
-		seen[p] = true
-		for _, name := range p.Scope().Names() {
-			tn, ok := p.Scope().Lookup(name).(*types.TypeName)
-			if !ok {
-				continue
+	for _, f := range m.files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 1 {
+				return true
 			}
-			st, ok := tn.Type().Underlying().(*types.Struct)
-			if !ok {
-				continue
+			if id, ok := call.Fun.(*ast.Ident); !ok || m.info.Uses[id] != process {
+				return true
 			}
-			for i := range st.NumFields() {
-				tag := reflect.StructTag(st.Tag(i))
-				if v := tag.Get("envconfig"); v != "" && tag.Get("ignored") != "true" {
-					known[envPrefix+v] = true
+			if ptr, ok := m.info.TypeOf(call.Args[0]).(*types.Pointer); ok {
+				if st, ok := ptr.Elem().Underlying().(*types.Struct); ok {
+					envconfigNames(strings.TrimSuffix(envPrefix, "_"), st, known)
 				}
 			}
-		}
-		for _, imp := range p.Imports() {
-			visit(imp)
-		}
+			return true
+		})
 	}
-	visit(m.pkg)
 	if len(known) == 0 {
-		t.Fatal("found no envconfig-tagged fields in cmd/busywork and its packages")
+		t.Fatal("found no calls of process with a struct in cmd/busywork")
 	}
 	return known
+}
+
+// envconfigNames adds the variables envconfig reads into st under prefix,
+// named as envconfig names them: PREFIX_TAG (or PREFIX_FIELD), a struct
+// field's fields under its own name unless it is embedded without a tag.
+func envconfigNames(prefix string, st *types.Struct, into map[string]bool) {
+	for i := range st.NumFields() {
+		f := st.Field(i)
+		tag := reflect.StructTag(st.Tag(i))
+		if tag.Get("ignored") == "true" || !f.Exported() {
+			continue
+		}
+		key := f.Name()
+		if alt := tag.Get("envconfig"); alt != "" {
+			key = alt
+		}
+		key = strings.ToUpper(prefix + "_" + key)
+		if inner, ok := f.Type().Underlying().(*types.Struct); ok && !isDecoded(f.Type()) {
+			innerPrefix := prefix
+			if !f.Embedded() || tag.Get("envconfig") != "" {
+				innerPrefix = key
+			}
+			envconfigNames(innerPrefix, inner, into)
+			continue
+		}
+		into[key] = true
+	}
+}
+
+// isDecoded reports whether envconfig reads typ from one variable itself
+// (it decodes or unmarshals text) instead of from its fields.
+func isDecoded(typ types.Type) bool {
+	ms := types.NewMethodSet(types.NewPointer(typ))
+	for _, name := range []string{"Decode", "Set", "UnmarshalText", "UnmarshalBinary"} {
+		if ms.Lookup(nil, name) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // checkVariables fails the test for every BUSYWORK_* name among names

@@ -139,17 +139,30 @@ func paramType(sig *types.Signature, i int) types.Type {
 	return sig.Params().At(i).Type()
 }
 
-// callee returns the declaration of a called function of cmd/busywork.
+// callee returns the declaration of a called function or method of
+// cmd/busywork.
 func (a *callFinder) callee(call *ast.CallExpr) *ast.FuncDecl {
-	id, ok := call.Fun.(*ast.Ident)
-	if !ok {
+	var id *ast.Ident
+	switch fun := call.Fun.(type) {
+	case *ast.Ident:
+		id = fun
+	case *ast.SelectorExpr:
+		id = fun.Sel
+	default:
 		return nil
 	}
 	fn, ok := a.m.info.Uses[id].(*types.Func)
 	if !ok || fn.Pkg() != a.m.pkg {
 		return nil
 	}
-	return a.decl(fn.Name())
+	for _, f := range a.m.files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && a.m.info.Defs[fd.Name] == fn {
+				return fd
+			}
+		}
+	}
+	return nil
 }
 
 // literal handles clients set as fields of a struct literal.
