@@ -9,6 +9,17 @@
 # DLQ only; every lane's workers may send to every lane's queue, since a
 # job's follow-up jobs go to the lanes their types are routed to.
 
+locals {
+  # ddb.Client's methods: what busywork's store calls on the table.
+  table_actions = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+  ]
+}
+
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -91,14 +102,8 @@ data "aws_iam_policy_document" "task" {
   }
 
   statement {
-    sid = "Table"
-    actions = [
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:Query",
-    ]
+    sid       = "Table"
+    actions   = local.table_actions
     resources = [aws_dynamodb_table.this.arn]
   }
 
@@ -138,14 +143,8 @@ data "aws_iam_policy_document" "web" {
   }
 
   statement {
-    sid = "Table"
-    actions = [
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:Query",
-    ]
+    sid       = "Table"
+    actions   = local.table_actions
     resources = [aws_dynamodb_table.this.arn]
   }
 }
