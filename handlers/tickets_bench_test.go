@@ -28,6 +28,7 @@ import (
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
+	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/jobs"
@@ -83,6 +84,8 @@ type benchWorld struct {
 	sqsCount, ddbCount *requestCounter
 	sqs                *sqs.Client // counted
 	ddb                *dynamodb.Client
+	webSQS             *sqs.Client // counted, made as `busywork web` makes its clients
+	webDDB             *dynamodb.Client
 	table              string
 	plainSQS           *sqs.Client // not counted: the benchmark's own checks
 	plainStore         *ddb.Store
@@ -92,6 +95,9 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	w := &benchWorld{sqsCount: newRequestCounter(), ddbCount: newRequestCounter()}
 	w.sqs = testenv.SQS(b, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, w.sqsCount.add) })
 	w.ddb = testenv.DynamoDB(b, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, w.ddbCount.add) })
+	web := awsclient.Interactive(testenv.AWSConfig(b))
+	w.webSQS = sqs.NewFromConfig(web, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, w.sqsCount.add) })
+	w.webDDB = awsclient.NewDynamoDB(web, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, w.ddbCount.add) })
 	w.plainSQS = testenv.SQS(b)
 	plainDDB := testenv.DynamoDB(b)
 	w.table = testenv.NewTable(b, plainDDB)
@@ -102,7 +108,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 // webSender is the producer `busywork web` would make for queue, on the
 // counted client.
 func (w *benchWorld) webSender(queue string) *producer.Producer {
-	return producer.New(w.sqs, queue, producer.WithBatching(producer.SuggestedBatchWindow))
+	return producer.New(w.webSQS, queue, producer.WithBatching(producer.SuggestedBatchWindow))
 }
 
 // workerSender is the follow-up producer `busywork worker` would make for
@@ -116,7 +122,7 @@ func (w *benchWorld) workerSender(queue string) *producer.Producer {
 func (w *benchWorld) webApp(b *testing.B, sender webapp.Sender) *httptest.Server {
 	srv := httptest.NewServer(webapp.New(webapp.Config{
 		Sender: sender,
-		Store:  ddb.New(w.ddb, w.table),
+		Store:  ddb.New(w.webDDB, w.table),
 		Logger: discardLogger(),
 	}))
 	b.Cleanup(srv.Close)
