@@ -22,7 +22,7 @@ const healthBodyLimit = 512
 var healthCommand = &command{
 	name:    "health",
 	args:    "[--web] [--timeout D]",
-	summary: "probe the worker's /healthz: exit 0 healthy, 1 not (container health checks)",
+	summary: "probe the worker's /healthz for container health checks",
 	run:     runHealth,
 	help: `Asks the worker's admin listener at BUSYWORK_ADMIN_ADDR (default
 127.0.0.1:9090) for GET /healthz and exits 0 when it answers 200, or 1,

@@ -291,7 +291,7 @@ func TestCompose_BusyworkServicesStartInOrderWithCommandsHealthChecksAndPortsOfT
 	p := loadCompose(t)
 	services := busyworkServices(t, p)
 	bin := builtBinary(t)
-	entry := lastExec(t, parseDockerfile(t, filepath.Join(repoRoot(t), "Dockerfile"))[1], "ENTRYPOINT")
+	entry := lastExec(t, imageStage(t), "ENTRYPOINT")
 	image := services["bootstrap"].Image
 
 	wantDeps := map[string]map[string]string{

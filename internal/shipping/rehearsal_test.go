@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -182,7 +181,7 @@ func TestCompose_RehearsedWithoutDockerTheStackComesUpHealthyAndALoginEndsInAnEm
 	testenv.Require(t)
 	p := loadCompose(t)
 	services := busyworkServices(t, p)
-	final := parseDockerfile(t, filepath.Join(repoRoot(t), "Dockerfile"))[1]
+	final := imageStage(t)
 	entry := lastExec(t, final, "ENTRYPOINT")
 	r := &rehearsal{t: t, project: p, bin: builtBinary(t), imageEnv: make(map[string]string), names: make(map[string]string)}
 	for _, in := range final.find("ENV") {

@@ -258,7 +258,7 @@ func TestTerraform_TaskDefinitionsRunEachLanesWorkerAsTheCodeExpects(t *testing.
 	mod := loadTF(t, infraDir(t))
 	e := newEval(t, mod, nil)
 	bin := builtBinary(t)
-	entry := lastExec(t, parseDockerfile(t, filepath.Join(repoRoot(t), "Dockerfile"))[1], "ENTRYPOINT")
+	entry := lastExec(t, imageStage(t), "ENTRYPOINT")
 
 	// The stop: ECS's longest stopTimeout, which the drain and the
 	// shutdown margin must fit.
