@@ -6,6 +6,8 @@
 #   make dev             emulators + bootstrap + worker, until Ctrl-C
 #   make emulators-up    start the emulators for your own shell (dev ports)
 #   make emulators-down  stop them
+#   make image           the container image busywork:dev (needs a Docker engine)
+#   make infra-validate  terraform validate on infra/ (needs the Terraform registry)
 #
 # The emulators (localstack/emulators.sh) need Node >= 20 and Java >= 17.
 # Tests use their own ports and folder, so `make test` runs beside `make dev`.
@@ -29,7 +31,7 @@ BENCH_FLAGS ?= -run '^$$' -bench . -benchmem
 DRAIN_FLAGS ?= -run '^$$' -bench . -benchtime=1x -timeout 30m
 BENCH_JOBS ?= 50000
 
-.PHONY: test bench dev emulators-up emulators-down check-go
+.PHONY: test bench dev emulators-up emulators-down check-go image infra-validate
 
 check-go:
 	@command -v go >/dev/null 2>&1 || { \
@@ -84,3 +86,15 @@ emulators-up:
 
 emulators-down:
 	@$(EMULATORS) stop $(DEV_DIR)
+
+# The image the Dockerfile builds, stamped with the git version.
+image:
+	docker build --build-arg VERSION=$$(git describe --tags --always --dirty 2>/dev/null || echo dev) -t busywork:dev .
+
+# terraform validate needs the AWS provider, which only the Terraform
+# registry serves: these machines cannot fetch it, so make test checks
+# infra/ without it (internal/shipping) and this target is for the others.
+INFRA_ROOT := infra/examples/complete
+infra-validate:
+	terraform -chdir=$(INFRA_ROOT) init -backend=false -input=false
+	terraform -chdir=$(INFRA_ROOT) validate

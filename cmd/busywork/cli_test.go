@@ -27,6 +27,9 @@ func TestHelp_EveryCommandPrintsUsageAndExitsZero(t *testing.T) {
 		{[]string{"user", "add", "-h"}, "busywork user add --name \"Ada Lovelace\" ada@example.com"},
 		{[]string{"batch", "--help"}, "Usage: busywork batch status [--json] ORDER_ID"},
 		{[]string{"batch", "status", "-h"}, "--json prints the same as GET /orders/ORDER_ID does"},
+		{[]string{"health", "--help"}, "Usage: busywork health [--web] [--timeout D]"},
+		{[]string{"help", "health"}, `["CMD", "/busywork", "health"]`},
+		{[]string{"version", "-h"}, "Usage: busywork version\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -52,6 +55,9 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"unknown flag", nil, []string{"worker", "-x"}, "busywork worker: flag provided but not defined: -x"},
 		{"extra argument", nil, []string{"bootstrap", "now"}, `busywork bootstrap: unexpected argument "now"`},
 		{"web extra argument", nil, []string{"web", "now"}, `busywork web: unexpected argument "now"`},
+		{"health extra argument", nil, []string{"health", "now"}, `busywork health: unexpected argument "now"`},
+		{"health zero timeout", nil, []string{"health", "--timeout", "0s"}, "busywork health: --timeout 0s: want a positive duration"},
+		{"version extra argument", nil, []string{"version", "now"}, `busywork version: unexpected argument "now"`},
 		{"send without arguments", nil, []string{"send"}, "busywork send: missing arguments TYPE and JSON"},
 		{"send without JSON", nil, []string{"send", "ping"}, "busywork send: missing argument JSON"},
 		{"send with too many arguments", nil, []string{"send", "ping", "{}", "{}"}, `busywork send: unexpected argument "{}"`},

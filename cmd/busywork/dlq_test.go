@@ -237,15 +237,15 @@ func TestDLQReplay_KilledMidwayLosesNoMessage(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d messages moved within 30s; replay's log:\n%s", n/5, replay.text())
+			t.Fatalf("fewer than %d messages moved within 30s; replay's log:\n%s", n/5, replay.Text())
 		}
 		time.Sleep(50 * time.Millisecond) // polling SQS's count: no event to await
 	}
-	if err := replay.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := replay.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if code := replay.wait(t); code != -1 {
-		t.Fatalf("replay exited %d before it was killed; log:\n%s", code, replay.text())
+	if code := replay.Wait(t, stopHang); code != -1 {
+		t.Fatalf("replay exited %d before it was killed; log:\n%s", code, replay.Text())
 	}
 
 	// The messages the replay held come back to the DLQ after their

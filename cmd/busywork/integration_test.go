@@ -1,9 +1,7 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,7 +9,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -82,14 +79,19 @@ func TestWorker_HandlesAJobFromSendServesAdminAndStopsOnSIGTERM(t *testing.T) {
 	}
 
 	w := startWorker(t, env)
-	admin := w.await(t, "the admin listener", func(l logLine) bool { return l["msg"] == "admin listening" })["addr"].(string)
-	w.await(t, "job "+jobID+" succeeded", func(l logLine) bool {
+	admin := w.Await(t, "the admin listener", func(l testenv.LogLine) bool { return l["msg"] == "admin listening" })["addr"].(string)
+	w.Await(t, "job "+jobID+" succeeded", func(l testenv.LogLine) bool {
 		return l["msg"] == "job" && l["job_id"] == jobID && l["outcome"] == "succeeded"
 	})
-	w.await(t, "the ping line", func(l logLine) bool { return l["msg"] == "ping" && l["job_id"] == jobID && l["message"] == "hi" })
+	w.Await(t, "the ping line", func(l testenv.LogLine) bool {
+		return l["msg"] == "ping" && l["job_id"] == jobID && l["message"] == "hi"
+	})
 
 	if code, body := get(t, "http://"+admin+"/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
+	}
+	if r := runBusywork(t, append(env, "BUSYWORK_ADMIN_ADDR="+admin), "health"); r.code != 0 {
+		t.Errorf("busywork health against the worker: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 	code, metrics := get(t, "http://"+admin+"/metrics")
 	for _, name := range []string{"busywork_jobs_total", "busywork_sqs_requests_total", "go_goroutines", "process_cpu_seconds_total"} {
@@ -101,13 +103,13 @@ func TestWorker_HandlesAJobFromSendServesAdminAndStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("/metrics does not count the succeeded ping:\n%s", grep(metrics, "busywork_jobs_total"))
 	}
 
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := w.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := w.wait(t); code != 0 {
-		t.Fatalf("worker exited %d after SIGTERM, want 0; log:\n%s", code, w.text())
+	if code := w.Wait(t, stopHang); code != 0 {
+		t.Fatalf("worker exited %d after SIGTERM, want 0; log:\n%s", code, w.Text())
 	}
-	w.await(t, "the shutdown line", func(l logLine) bool { return l["msg"] == "shut down" })
+	w.Await(t, "the shutdown line", func(l testenv.LogLine) bool { return l["msg"] == "shut down" })
 }
 
 func TestWorker_ExitsOneWhenTheQueueDoesNotExist(t *testing.T) {
@@ -168,124 +170,25 @@ func deleteQueuesAndTable(t *testing.T, queues []string, table string) {
 	}
 }
 
-// logLine is one JSON log line of a command.
-type logLine map[string]any
-
-// process is a running busywork command whose stderr log is collected.
-type process struct {
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when its stderr is read to the end
-	mu      sync.Mutex
-	lines   []logLine
-	raw     []string
-	changed chan struct{} // signalled when a line arrives
-}
-
 // startWorker starts `busywork worker` with the test's environment plus
 // env.
-func startWorker(t *testing.T, env []string) *process {
+func startWorker(t *testing.T, env []string) *testenv.Process {
 	t.Helper()
 	return startBusywork(t, env, "worker")
 }
 
 // startBusywork starts the binary with args and the test's environment
 // plus env, and collects its log; the test's end kills it if it still runs.
-func startBusywork(t *testing.T, env []string, args ...string) *process {
+func startBusywork(t *testing.T, env []string, args ...string) *testenv.Process {
 	t.Helper()
 	cmd := exec.Command(busywork, args...)
 	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w := &process{cmd: cmd, done: make(chan struct{}), changed: make(chan struct{}, 1)}
-	go w.read(stderr)
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil { // still running: the test failed early
-			_ = cmd.Process.Kill() // it may have exited meanwhile
-			<-w.done
-			_ = cmd.Wait() // killed: the error is expected
-		}
-	})
-	return w
-}
-
-func (w *process) read(r io.Reader) {
-	defer close(w.done)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var l logLine
-		if json.Unmarshal(sc.Bytes(), &l) != nil {
-			l = logLine{"msg": "(not JSON)"}
-		}
-		w.mu.Lock()
-		w.lines = append(w.lines, l)
-		w.raw = append(w.raw, sc.Text())
-		w.mu.Unlock()
-		select {
-		case w.changed <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (w *process) text() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Join(w.raw, "\n")
-}
-
-// await returns the first log line that match accepts, failing the test
-// after 20 s or when the log ends without one.
-func (w *process) await(t *testing.T, what string, match func(logLine) bool) logLine {
-	t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		w.mu.Lock()
-		for _, l := range w.lines {
-			if match(l) {
-				w.mu.Unlock()
-				return l
-			}
-		}
-		w.mu.Unlock()
-		select {
-		case <-w.changed:
-		case <-w.done:
-			select {
-			case <-w.changed: // lines that arrived before the end
-			default:
-				t.Fatalf("log ended without %s:\n%s", what, w.text())
-			}
-		case <-timeout:
-			t.Fatalf("no %s in the log within 20s:\n%s", what, w.text())
-		}
-	}
+	return testenv.StartProcess(t, cmd)
 }
 
 // stopHang is how long a stopping command may run before the test calls
 // it hung: a hang detector far above any drain, not a speed requirement.
 const stopHang = time.Minute
-
-// wait waits for the command to exit and returns its status, failing the
-// test if it is still running after stopHang.
-func (w *process) wait(t *testing.T) int {
-	t.Helper()
-	select {
-	case <-w.done:
-	case <-time.After(stopHang):
-		t.Fatalf("still running %v after SIGTERM; log:\n%s", stopHang, w.text())
-	}
-	var exit *exec.ExitError
-	if err := w.cmd.Wait(); err != nil && !errors.As(err, &exit) {
-		t.Fatal(err)
-	}
-	return w.cmd.ProcessState.ExitCode()
-}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -333,7 +236,7 @@ func TestWorker_MailsOneMagicLinkToAUserAddedWithTheCLI(t *testing.T) {
 	}
 	jobID := strings.TrimSpace(sent.stdout)
 	w := startWorker(t, env)
-	w.await(t, "the magic_link job succeeded", func(l logLine) bool {
+	w.Await(t, "the magic_link job succeeded", func(l testenv.LogLine) bool {
 		return l["msg"] == "job" && l["job_id"] == jobID && l["outcome"] == "succeeded"
 	})
 

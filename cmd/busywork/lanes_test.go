@@ -38,14 +38,14 @@ func TestWorker_AMagicLinkIsHandledWithinASecondBehindABulkBacklog(t *testing.T)
 	w := startWorker(t, env)
 	// Once a bulk ping has finished, the lane's slots are full: its first
 	// receives took 10 messages each.
-	w.await(t, "a finished bulk ping", func(l logLine) bool { return l["msg"] == "job" && l["lane"] == producer.LaneBulk })
+	w.Await(t, "a finished bulk ping", func(l testenv.LogLine) bool { return l["msg"] == "job" && l["lane"] == producer.LaneBulk })
 
 	since := time.Now()
 	id, err := producer.New(client, lanes[producer.LaneCritical]).Send(t.Context(), jobs.MagicLink{Email: email})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := w.await(t, "the magic_link job succeeded", func(l logLine) bool {
+	done := w.Await(t, "the magic_link job succeeded", func(l testenv.LogLine) bool {
 		return l["msg"] == "job" && l["job_id"] == id && l["outcome"] == "succeeded"
 	})
 	if took := time.Since(since); took > time.Second {
@@ -66,10 +66,10 @@ func TestWorker_AMagicLinkIsHandledWithinASecondBehindABulkBacklog(t *testing.T)
 	if n := left.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)]; n == "0" {
 		t.Errorf("the bulk backlog was drained by the time the login was handled; the test proves nothing")
 	}
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := w.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := w.wait(t); code != 0 {
+	if code := w.Wait(t, stopHang); code != 0 {
 		t.Errorf("worker exited %d after SIGTERM, want 0", code)
 	}
 }
@@ -105,15 +105,15 @@ func TestWorker_ServesOnlyTheLanesOfItsLanesFlag(t *testing.T) {
 	w := startBusywork(t, env, "worker", "--lanes", "bulk")
 	// A worker serving the other lanes would have received their jobs by
 	// then: its pollers all start at once.
-	w.await(t, "the bulk job succeeded", func(l logLine) bool { return l["job_id"] == bulk && l["outcome"] == "succeeded" })
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	w.Await(t, "the bulk job succeeded", func(l testenv.LogLine) bool { return l["job_id"] == bulk && l["outcome"] == "succeeded" })
+	if err := w.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := w.wait(t); code != 0 {
-		t.Fatalf("worker exited %d after SIGTERM, want 0; log:\n%s", code, w.text())
+	if code := w.Wait(t, stopHang); code != 0 {
+		t.Fatalf("worker exited %d after SIGTERM, want 0; log:\n%s", code, w.Text())
 	}
-	served := w.await(t, "the serving line", func(l logLine) bool { return l["msg"] == "serving queue" })
-	other := w.await(t, "the end of the log", func(l logLine) bool {
+	served := w.Await(t, "the serving line", func(l testenv.LogLine) bool { return l["msg"] == "serving queue" })
+	other := w.Await(t, "the end of the log", func(l testenv.LogLine) bool {
 		return l["msg"] == "serving queue" && l["lane"] != producer.LaneBulk || l["msg"] == "shut down"
 	})
 	if served["lane"] != producer.LaneBulk || other["msg"] != "shut down" {

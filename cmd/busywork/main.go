@@ -1,8 +1,9 @@
 // Command busywork runs busywork's job queue: it creates the AWS resources
 // (bootstrap), serves the jobs (worker), serves the demo web app (web),
 // enqueues one job from the shell (send), adds a demo user (user add),
-// shows a ticket order's progress (batch status) and inspects and replays
-// dead letters (dlq). Configuration comes
+// shows a ticket order's progress (batch status), inspects and replays
+// dead letters (dlq), probes the worker's health for container health
+// checks (health) and prints its version (version). Configuration comes
 // from BUSYWORK_* environment variables and
 // the standard AWS ones; run `busywork help` for the commands.
 //
@@ -47,7 +48,7 @@ type cmdIO struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{bootstrapCommand, workerCommand, webCommand, sendCommand, userCommand, batchCommand, dlqCommand}
+var commands = []*command{bootstrapCommand, workerCommand, webCommand, sendCommand, userCommand, batchCommand, dlqCommand, healthCommand, versionCommand}
 
 const mainUsage = `busywork runs busywork's job queue on Amazon SQS.
 

@@ -53,10 +53,10 @@ func TestSigning_WorkerHandlesSignedJobsAndDeadLettersUnsignedAndForgedOnes(t *t
 	}
 
 	w := startWorker(t, append(env, key))
-	w.await(t, "the signed job succeeded", func(l logLine) bool {
+	w.Await(t, "the signed job succeeded", func(l testenv.LogLine) bool {
 		return l["msg"] == "job" && l["job_id"] == signed && l["outcome"] == "succeeded"
 	})
-	w.await(t, "the signed ping's line", func(l logLine) bool { return l["msg"] == "ping" && l["job_id"] == signed })
+	w.Await(t, "the signed ping's line", func(l testenv.LogLine) bool { return l["msg"] == "ping" && l["job_id"] == signed })
 
 	reasons := map[string]string{}
 	for _, m := range testenv.ReceiveAll(t.Context(), t, client, dlqURL, 3, 20*time.Second) {

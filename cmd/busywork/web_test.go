@@ -24,7 +24,7 @@ func TestWeb_ServesTheAppAndOnSIGTERMFinishesTheRequestInFlightThenExitsZero(t *
 	client := testenv.SQS(t)
 	lanes := newLanes(t, testenv.QueueOptions{NoDLQ: true})
 	web := startBusywork(t, append(laneEnv(lanes), "BUSYWORK_WEB_ADDR=127.0.0.1:0"), "web")
-	addr := web.await(t, "the web listener", func(l logLine) bool { return l["msg"] == "web listening" })["addr"].(string)
+	addr := web.Await(t, "the web listener", func(l testenv.LogLine) bool { return l["msg"] == "web listening" })["addr"].(string)
 
 	if code, body := get(t, "http://"+addr+"/"); code != http.StatusOK || !strings.Contains(body, `action="/auth/magic-link"`) {
 		t.Errorf("GET / = %d, want 200 with the login form:\n%s", code, body)
@@ -54,10 +54,10 @@ func TestWeb_ServesTheAppAndOnSIGTERMFinishesTheRequestInFlightThenExitsZero(t *
 		t.Fatalf("after 100 Continue: %q, %v", blank, err)
 	}
 
-	if err := web.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := web.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	web.await(t, "the shutdown line", func(l logLine) bool { return l["msg"] == "web shutting down" })
+	web.Await(t, "the shutdown line", func(l testenv.LogLine) bool { return l["msg"] == "web shutting down" })
 	if _, err := io.WriteString(conn, form); err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +69,8 @@ func TestWeb_ServesTheAppAndOnSIGTERMFinishesTheRequestInFlightThenExitsZero(t *
 	if resp.StatusCode != http.StatusAccepted {
 		t.Errorf("the request in flight at SIGTERM: %s, want 202 Accepted", resp.Status)
 	}
-	if code := web.wait(t); code != 0 {
-		t.Fatalf("web exited %d after SIGTERM, want 0; log:\n%s", code, web.text())
+	if code := web.Wait(t, stopHang); code != 0 {
+		t.Fatalf("web exited %d after SIGTERM, want 0; log:\n%s", code, web.Text())
 	}
 	msgs := testenv.ReceiveAll(t.Context(), t, client, lanes[producer.LaneCritical], 1, 10*time.Second)
 	if body := aws.ToString(msgs[0].Body); body != `{"type":"magic_link","email":"ada@example.com"}` {
@@ -86,7 +86,7 @@ func TestWeb_RetriesAHungSendInsideTheDeadlineAndServesItsMetrics(t *testing.T) 
 	proxy := testenv.NewDelayProxy(t, os.Getenv(testenv.EnvSQS))
 	lanes := newLanes(t, testenv.QueueOptions{NoDLQ: true})
 	web := startBusywork(t, append(laneEnv(lanes), testenv.EnvSQS+"="+proxy.URL, "BUSYWORK_WEB_ADDR=127.0.0.1:0"), "web")
-	addr := web.await(t, "the web listener", func(l logLine) bool { return l["msg"] == "web listening" })["addr"].(string)
+	addr := web.Await(t, "the web listener", func(l testenv.LogLine) bool { return l["msg"] == "web listening" })["addr"].(string)
 
 	proxy.Set(testenv.Delay{Before: 5 * time.Second, Count: 1})
 	before := proxy.Requests() // the lanes' queue URLs, looked up at start
@@ -102,7 +102,7 @@ func TestWeb_RetriesAHungSendInsideTheDeadlineAndServesItsMetrics(t *testing.T) 
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("first SQS attempt hung: %s, want 202 from a retry; log:\n%s", resp.Status, web.text())
+		t.Fatalf("first SQS attempt hung: %s, want 202 from a retry; log:\n%s", resp.Status, web.Text())
 	}
 	if n := proxy.Requests() - before; n != 2 {
 		t.Errorf("%d attempts reached SQS, want 2 (the hung one and its retry)", n)
@@ -122,10 +122,10 @@ func TestWeb_RetriesAHungSendInsideTheDeadlineAndServesItsMetrics(t *testing.T) 
 		}
 	}
 
-	if err := web.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := web.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := web.wait(t); code != 0 {
-		t.Fatalf("web exited %d after SIGTERM, want 0; log:\n%s", code, web.text())
+	if code := web.Wait(t, stopHang); code != 0 {
+		t.Fatalf("web exited %d after SIGTERM, want 0; log:\n%s", code, web.Text())
 	}
 }
