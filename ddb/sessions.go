@@ -50,3 +50,21 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (strin
 	}
 	return getS(out.Item, "email"), nil
 }
+
+// DeleteSession ends the session id: its item is deleted, so GetSession
+// no longer finds it. Deleting a malformed, unknown or expired session is
+// no error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	raw, ok := decodeSecret(id)
+	if !ok {
+		return nil
+	}
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table),
+		Key:       secretKey(skSession, raw),
+	})
+	if err != nil {
+		return fmt.Errorf("ddb: delete session: %w", err)
+	}
+	return nil
+}

@@ -48,7 +48,7 @@ var (
 type MagicLinkStore interface {
 	JobClaims
 	GetUser(ctx context.Context, email string) (ddb.User, error)
-	AllowLink(ctx context.Context, email string, now time.Time) (bool, error)
+	AllowLink(ctx context.Context, email, jobID string, now time.Time) (bool, error)
 	CreateToken(ctx context.Context, email string, ttl time.Duration) (string, error)
 }
 
@@ -110,13 +110,13 @@ func (h *MagicLink) Handle(ctx context.Context, job jobs.MagicLink) error {
 		return fmt.Errorf("magic link: %w", err)
 	}
 
-	return once(ctx, h.Store, d.ID, "magic link", log, func() (string, error) { return h.send(ctx, user, log) })
+	return once(ctx, h.Store, d.ID, "magic link", log, func() (string, error) { return h.send(ctx, d.ID, user, log) })
 }
 
-// send applies the rate limit, then creates a token and emails its link.
+// send applies the rate limit, counting job jobID once, then creates a token and emails its link.
 // It returns the result to record with the job's claim.
-func (h *MagicLink) send(ctx context.Context, user ddb.User, log *slog.Logger) (string, error) {
-	allowed, err := h.Store.AllowLink(ctx, user.Email, time.Now())
+func (h *MagicLink) send(ctx context.Context, jobID string, user ddb.User, log *slog.Logger) (string, error) {
+	allowed, err := h.Store.AllowLink(ctx, user.Email, jobID, time.Now())
 	if err != nil {
 		return "", fmt.Errorf("magic link: %w", err)
 	}
