@@ -30,18 +30,14 @@ func (s *Store) PeekToken(ctx context.Context, token string, now time.Time) (str
 	if !ok {
 		return "", ErrInvalidToken
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            secretKey(skToken, raw),
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.getSecret(ctx, skToken, raw, now)
 	if err != nil {
 		return "", fmt.Errorf("ddb: peek token: %w", err)
 	}
-	if out.Item == nil || getN(out.Item, "expires_at") <= now.Unix() || out.Item["used_at"] != nil {
+	if item == nil || item["used_at"] != nil {
 		return "", ErrInvalidToken
 	}
-	return getS(out.Item, "email"), nil
+	return getS(item, "email"), nil
 }
 
 // ConsumeToken spends token and returns the email address it was made

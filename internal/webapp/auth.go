@@ -112,7 +112,7 @@ func (a *app) confirm(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	email, err := a.store.PeekToken(ctx, token, a.now())
 	if errors.Is(err, ddb.ErrInvalidToken) {
-		a.writePage(w, http.StatusUnauthorized, page{Title: "Link not valid", Message: msgBadToken, Form: true})
+		a.invalidLink(w)
 		return
 	}
 	if err != nil {
@@ -135,7 +135,7 @@ func (a *app) verify(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	email, err := a.store.ConsumeToken(ctx, r.PostForm.Get("token"), a.now())
 	if errors.Is(err, ddb.ErrInvalidToken) {
-		a.writePage(w, http.StatusUnauthorized, page{Title: "Link not valid", Message: msgBadToken, Form: true})
+		a.invalidLink(w)
 		return
 	}
 	if err != nil {
@@ -167,6 +167,11 @@ func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, expiredSessionCookie(a.secureCookies))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// invalidLink answers a token that is unknown, expired or used.
+func (a *app) invalidLink(w http.ResponseWriter) {
+	a.writePage(w, http.StatusUnauthorized, page{Title: "Link not valid", Message: msgBadToken, Form: true})
 }
 
 // keepTokenPrivate keeps a page that carries a token out of caches and
