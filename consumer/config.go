@@ -3,6 +3,7 @@ package consumer
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -72,10 +73,13 @@ type Config struct {
 	Metrics *Metrics `ignored:"true"`
 }
 
-// QueueConfig configures one queue the consumer serves.
+// QueueConfig configures one queue (lane) the consumer serves.
 type QueueConfig struct {
 	// URL is the queue's URL. Required.
 	URL string
+	// Name is the lane's name in logs, metrics and Delivery.Lane, such as
+	// "critical". Default: the queue's name, the last part of URL.
+	Name string
 	// Concurrency is how many of this queue's handlers may run at once. A
 	// handler's slot frees when it returns. Default 10.
 	Concurrency int
@@ -133,11 +137,17 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configErrorf("Queues", "no queues to serve")
 	}
 	qs := make([]QueueConfig, len(c.Queues))
+	names := map[string]bool{}
 	for i, q := range c.Queues {
-		q, err := q.withDefaults(fmt.Sprintf("Queues[%d].", i))
+		prefix := fmt.Sprintf("Queues[%d].", i)
+		q, err := q.withDefaults(prefix)
 		if err != nil {
 			return c, err
 		}
+		if names[q.Name] {
+			return c, configErrorf(prefix+"Name", "%q names two queues", q.Name)
+		}
+		names[q.Name] = true
 		qs[i] = q
 	}
 	c.Queues = qs
@@ -177,6 +187,9 @@ func (c Config) withDefaults() (Config, error) {
 func (q QueueConfig) withDefaults(prefix string) (QueueConfig, error) {
 	if q.URL == "" {
 		return q, configErrorf(prefix+"URL", "empty")
+	}
+	if q.Name == "" {
+		q.Name = q.URL[strings.LastIndexByte(q.URL, '/')+1:]
 	}
 	if q.Concurrency == 0 {
 		q.Concurrency = 10

@@ -16,7 +16,7 @@ func TestConfig_Defaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := c.Queues[0]
-	if q.Pollers != 2 || q.MaxUnconfirmed != 25 || c.DrainTimeout != 25*time.Second || c.WaitTime != 20*time.Second ||
+	if q.Name != "jobs" || q.Pollers != 2 || q.MaxUnconfirmed != 25 || c.DrainTimeout != 25*time.Second || c.WaitTime != 20*time.Second ||
 		c.BackoffBase != 2*time.Second || c.BackoffMax != 15*time.Minute || c.HungGrace != 10*time.Second {
 		t.Fatalf("defaults = %+v, queue %+v", c, q)
 	}
@@ -51,6 +51,7 @@ func TestConfig_RejectsOutOfRangeValuesNamingTheField(t *testing.T) {
 		{"wait not under the drain", Config{Queues: q, WaitTime: 10 * time.Second, DrainTimeout: 10 * time.Second}, "WaitTime", "shorter than the drain"},
 		{"backoff max under base", Config{Queues: q, BackoffBase: time.Minute, BackoffMax: time.Second}, "BackoffMax", "backoff base"},
 		{"backoff past 12 h", Config{Queues: q, BackoffMax: 13 * time.Hour}, "BackoffMax", "12h"},
+		{"two lanes of one name", Config{Queues: []QueueConfig{{URL: "a/jobs"}, {URL: "b/jobs"}}}, "Queues[1].Name", `"jobs" names two queues`},
 		{"hung share above 1", Config{Queues: q, UnhealthyHungShare: 1.5}, "UnhealthyHungShare", "1.5"},
 	}
 	for _, tt := range tests {

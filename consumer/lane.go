@@ -56,30 +56,31 @@ type lane struct {
 // newLane reads the queue's attributes: its visibility timeout (the default
 // lease) and its redrive policy (where permanent failures go).
 func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueConfig) (*lane, error) {
-	name := q.URL[strings.LastIndexByte(q.URL, '/')+1:]
+	name := q.Name
+	queue := fmt.Sprintf("%s (lane %s)", q.URL[strings.LastIndexByte(q.URL, '/')+1:], name)
 	out, err := c.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       aws.String(q.URL),
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameVisibilityTimeout, types.QueueAttributeNameRedrivePolicy},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("consumer: queue %s: %w", name, err)
+		return nil, fmt.Errorf("consumer: queue %s: %w", queue, err)
 	}
 	lease := q.Lease
 	if lease == 0 {
 		secs, err := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameVisibilityTimeout)])
 		if err != nil {
-			return nil, fmt.Errorf("consumer: queue %s: visibility timeout: %w", name, err)
+			return nil, fmt.Errorf("consumer: queue %s: visibility timeout: %w", queue, err)
 		}
 		lease = max(time.Duration(secs)*time.Second, MinLease)
 	}
 	policy, err := parseRedrivePolicy(out.Attributes[string(types.QueueAttributeNameRedrivePolicy)])
 	if err != nil && q.DeadLetterURL == "" {
-		return nil, fmt.Errorf("consumer: queue %s: %w", name, err)
+		return nil, fmt.Errorf("consumer: queue %s: %w", queue, err)
 	}
 	dlqURL := q.DeadLetterURL
 	if dlqURL == "" {
 		if dlqURL, err = c.queueURL(ctx, policy.target); err != nil {
-			return nil, fmt.Errorf("consumer: queue %s: dead-letter queue: %w", name, err)
+			return nil, fmt.Errorf("consumer: queue %s: dead-letter queue: %w", queue, err)
 		}
 	}
 	ahead := min(maxBatch*q.Pollers, q.Concurrency)
@@ -100,7 +101,7 @@ func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueCon
 		workers:     newPending(),
 		draining:    make(chan struct{}),
 		undead:      newUndeadSet(),
-		log:         c.cfg.Logger.With("queue", name),
+		log:         c.cfg.Logger.With("lane", name),
 	}
 	l.deletes = newBatcher(stop, "DeleteMessageBatch", deleteBatch(c.client, q.URL), settleCalls(q), q.MaxUnconfirmed, l.callTimeout, l.log)
 	l.deletes.busy, l.deletes.linger = func() bool { return l.handling.Load() > 0 }, deleteLinger

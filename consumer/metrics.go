@@ -24,37 +24,37 @@ type Metrics struct {
 
 // NewMetrics creates the consumer's metrics and registers them with reg:
 //
-//	busywork_jobs_total{queue,type,outcome}            jobs finished, by outcome
-//	busywork_job_duration_seconds{queue,type}          handler run time
-//	busywork_jobs_in_flight{queue}                     messages received and not yet settled with SQS
-//	busywork_jobs_dead_lettered_total{queue,type}      jobs sent to the DLQ
-//	busywork_dead_letter_failures_total{queue,type}    copies to the DLQ that failed
-//	busywork_handlers_hung{queue}                      handlers past deadline and grace
-//	busywork_sqs_requests_total{operation}             SQS API requests (see InstrumentSQS)
+//	busywork_jobs_total{lane,type,outcome}           jobs finished, by outcome
+//	busywork_job_duration_seconds{lane,type}         handler run time
+//	busywork_jobs_in_flight{lane}                    messages received and not yet settled with SQS
+//	busywork_jobs_dead_lettered_total{lane,type}     jobs sent to the DLQ
+//	busywork_dead_letter_failures_total{lane,type}   copies to the DLQ that failed
+//	busywork_handlers_hung{lane}                     handlers past deadline and grace
+//	busywork_sqs_requests_total{operation}           SQS API requests (see InstrumentSQS)
 //
 // The type label is "unknown" for job types without a handler, so made-up
 // types cannot grow the set of series.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "busywork_jobs_total", Help: "Jobs finished, by queue, type and outcome.",
-		}, []string{"queue", "type", "outcome"}),
+			Name: "busywork_jobs_total", Help: "Jobs finished, by lane, type and outcome.",
+		}, []string{"lane", "type", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "busywork_job_duration_seconds", Help: "How long handlers ran.",
 			Buckets: []float64{.001, .005, .025, .1, .5, 1, 2.5, 5, 10, 30, 60, 300},
-		}, []string{"queue", "type"}),
+		}, []string{"lane", "type"}),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "busywork_jobs_in_flight", Help: "Jobs received and not yet settled with SQS.",
-		}, []string{"queue"}),
+		}, []string{"lane"}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "busywork_jobs_dead_lettered_total", Help: "Jobs the consumer sent to the dead-letter queue.",
-		}, []string{"queue", "type"}),
+		}, []string{"lane", "type"}),
 		hung: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "busywork_handlers_hung", Help: "Handlers still running past their deadline and grace.",
-		}, []string{"queue"}),
+		}, []string{"lane"}),
 		dlqFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "busywork_dead_letter_failures_total", Help: "Jobs that failed for good whose copy to the dead-letter queue failed; they wait for the redrive policy.",
-		}, []string{"queue", "type"}),
+		}, []string{"lane", "type"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "busywork_sqs_requests_total", Help: "SQS API requests sent, retries included, by operation.",
 		}, []string{"operation"}),

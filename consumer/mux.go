@@ -107,8 +107,8 @@ type Delivery struct {
 	ID string
 	// Type is the job's type, the body's "type" field.
 	Type string
-	// Queue is the name of the queue the job came from.
-	Queue string
+	// Lane is the name of the lane (QueueConfig.Name) the job came from.
+	Lane string
 	// MessageID is the SQS MessageId.
 	MessageID string
 	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first try.

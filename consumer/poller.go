@@ -75,7 +75,7 @@ func (l *lane) track(msg types.Message, sent time.Time) *message {
 	}
 	m.delivery = Delivery{
 		ID:              aws.ToString(msg.MessageId),
-		Queue:           l.name,
+		Lane:            l.name,
 		MessageID:       aws.ToString(msg.MessageId),
 		MaxReceiveCount: l.maxReceives,
 		HungGrace:       l.c.cfg.HungGrace,

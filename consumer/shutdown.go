@@ -64,7 +64,7 @@ func (c *Consumer) shutdown(s *stopping) error {
 	}
 	for _, l := range s.lanes {
 		if l.held.wait(final) != nil {
-			errs = append(errs, fmt.Errorf("queue %s: %d jobs' outcomes not confirmed by SQS within %s", l.name, l.held.count(), finalCalls))
+			errs = append(errs, fmt.Errorf("lane %s: %d jobs' outcomes not confirmed by SQS within %s", l.name, l.held.count(), finalCalls))
 		}
 	}
 	s.stopCalls()
@@ -74,7 +74,7 @@ func (c *Consumer) shutdown(s *stopping) error {
 		errs = append(errs, l.deletes.close(wait), l.changes.close(wait))
 		cancel()
 		if n := l.unconfirmed.Load(); n > 0 {
-			errs = append(errs, fmt.Errorf("queue %s: SQS did not confirm the outcome of %d jobs; they will run again", l.name, n))
+			errs = append(errs, fmt.Errorf("lane %s: SQS did not confirm the outcome of %d jobs; they will run again", l.name, n))
 		}
 	}
 	close(s.stopBeats)

@@ -18,7 +18,7 @@
 //
 //	item             pk                     sk                   other attributes
 //	user             USER#<email>           PROFILE              email, name, created_at
-//	magic-link token TOKEN#<sha256 hex>     TOKEN                email, created_at, expires_at, ttl, used_at (once used)
+//	magic-link token TOKEN#<sha256 hex>     TOKEN                email, created_at, expires_at, ttl, used_at and used_by (once used)
 //	rate window      RATE#<email>           WINDOW#<start>       jobs (set of job ids counted), ttl
 //	job claim        JOB#<job id>           CLAIM                status, owner, claimed_at, lease_until, result, ttl
 //	session          SESSION#<sha256 hex>   SESSION              email, created_at, expires_at, ttl

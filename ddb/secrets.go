@@ -64,13 +64,20 @@ func (s *Store) putSecret(ctx context.Context, kind, email string, ttl time.Dura
 	item["expires_at"] = num(expires)
 	item[attrTTL] = num(expires)
 	// The condition guards against the (2^-256) chance of reusing a live
-	// secret's hash; a failure there is an error like any other.
+	// secret's hash. It fails also when the SDK retries a put that landed
+	// but whose answer came late or not at all (an attempt timeout, a lost
+	// connection): the item found is then this call's own, and the put
+	// succeeded. Any other item found is an error like any other.
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.table),
-		Item:                     item,
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		TableName:                           aws.String(s.table),
+		Item:                                item,
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames:            map[string]string{"#pk": attrPK},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	if old, exists := conditionFailed(err); exists && getS(old, "email") == email && getN(old, "created_at") == now.Unix() {
+		err = nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", op, err)
 	}

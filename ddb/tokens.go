@@ -2,6 +2,7 @@ package ddb
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"time"
 
@@ -46,23 +47,33 @@ func (s *Store) PeekToken(ctx context.Context, token string, now time.Time) (str
 // concurrent calls with one token, at most one succeeds. Every other case,
 // including a token that is not even well-formed, returns an error wrapping
 // ErrInvalidToken that does not say which case it was.
+//
+// The write marks the token with an id of this call (used_by), so that
+// when the SDK retries it after an attempt that landed but whose answer
+// came late or not at all (an attempt timeout, a lost connection), the
+// retry's failed condition is recognised as this call's own success.
 func (s *Store) ConsumeToken(ctx context.Context, token string, now time.Time) (string, error) {
 	raw, ok := decodeSecret(token)
 	if !ok {
 		return "", ErrInvalidToken
 	}
+	call := rand.Text()
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 secretKey(skToken, raw),
-		UpdateExpression:    aws.String("SET #used = :now"),
+		UpdateExpression:    aws.String("SET #used = :now, #by = :call"),
 		ConditionExpression: aws.String("attribute_exists(#pk) AND #exp > :now AND attribute_not_exists(#used)"),
 		ExpressionAttributeNames: map[string]string{
-			"#pk": attrPK, "#exp": "expires_at", "#used": "used_at",
+			"#pk": attrPK, "#exp": "expires_at", "#used": "used_at", "#by": "used_by",
 		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(now.Unix())},
-		ReturnValues:              types.ReturnValueAllNew,
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now.Unix()), ":call": str(call)},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if _, failed := conditionFailed(err); failed {
+	if old, failed := conditionFailed(err); failed {
+		if getS(old, "used_by") == call {
+			return getS(old, "email"), nil
+		}
 		return "", ErrInvalidToken
 	}
 	if err != nil {

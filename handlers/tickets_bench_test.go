@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
+	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/jobs"
@@ -60,7 +62,7 @@ func BenchmarkTicketOrder(b *testing.B) {
 	var rows benchRows
 	b.Run("post", func(b *testing.B) {
 		queue, _ := testenv.NewQueue(b, w.sqs, testenv.QueueOptions{NoDLQ: true})
-		srv := w.webApp(b, queue)
+		srv := w.webApp(b, w.webSender(queue))
 		for _, n := range []int{1, benchOrderTickets} {
 			b.Run(fmt.Sprintf("tickets=%d", n), func(b *testing.B) {
 				rows.record(benchPosts(b, srv, n))
@@ -83,6 +85,8 @@ type benchWorld struct {
 	sqsCount, ddbCount *requestCounter
 	sqs                *sqs.Client // counted
 	ddb                *dynamodb.Client
+	webSQS             *sqs.Client // counted, made as `busywork web` makes its clients
+	webDDB             *dynamodb.Client
 	table              string
 	plainSQS           *sqs.Client // not counted: the benchmark's own checks
 	plainStore         *ddb.Store
@@ -92,6 +96,9 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	w := &benchWorld{sqsCount: newRequestCounter(), ddbCount: newRequestCounter()}
 	w.sqs = testenv.SQS(b, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, w.sqsCount.add) })
 	w.ddb = testenv.DynamoDB(b, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, w.ddbCount.add) })
+	web := awsclient.Interactive(testenv.AWSConfig(b))
+	w.webSQS = sqs.NewFromConfig(web, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, w.sqsCount.add) })
+	w.webDDB = awsclient.NewDynamoDB(web, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, w.ddbCount.add) })
 	w.plainSQS = testenv.SQS(b)
 	plainDDB := testenv.DynamoDB(b)
 	w.table = testenv.NewTable(b, plainDDB)
@@ -99,36 +106,50 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	return w
 }
 
+// webSender is the producer `busywork web` would make for queue, on the
+// counted client.
+func (w *benchWorld) webSender(queue string) *producer.Producer {
+	return producer.New(w.webSQS, queue, producer.WithBatching(producer.SuggestedBatchWindow))
+}
+
+// workerSender is the follow-up producer `busywork worker` would make for
+// queue, on the counted client.
+func (w *benchWorld) workerSender(queue string) *producer.Producer {
+	return producer.New(w.sqs, queue, producer.WithTimeout(30*time.Second))
+}
+
 // webApp serves the web app on a loopback server until the benchmark
-// ends, enqueuing on queue with counted clients.
-func (w *benchWorld) webApp(b *testing.B, queue string) *httptest.Server {
+// ends, enqueuing through sender, with counted clients. Its clients share
+// one address, so the login throttle is out of their way.
+func (w *benchWorld) webApp(b *testing.B, sender webapp.Sender) *httptest.Server {
 	srv := httptest.NewServer(webapp.New(webapp.Config{
-		// As `busywork web` makes its producer.
-		Sender: producer.New(w.sqs, queue, producer.WithBatching(producer.SuggestedBatchWindow)),
-		Store:  ddb.New(w.ddb, w.table),
-		Logger: discardLogger(),
+		Sender:     sender,
+		Store:      ddb.New(w.webDDB, w.table),
+		Logger:     discardLogger(),
+		LoginBurst: math.MaxInt32,
 	}))
 	b.Cleanup(srv.Close)
 	return srv
 }
 
-// serveTickets runs a worker with concurrency c and the handlers of
-// handlers.Register on queue until the benchmark ends. It returns once the
-// worker polls, so that its start's requests are not counted.
-func (w *benchWorld) serveTickets(b *testing.B, queue string, c int) {
+// serve runs a worker with the handlers of handlers.Register on queues
+// until the benchmark ends, sending follow-up jobs through sender and mail
+// through mail. It returns once the worker polls, so that its start's
+// requests are not counted.
+func (w *benchWorld) serve(b *testing.B, sender handlers.Enqueuer, mail handlers.MagicLinkMailer, queues ...consumer.QueueConfig) {
 	polls := w.sqsCount.snapshot()["ReceiveMessage"]
 	mux := consumer.NewMux()
 	handlers.Register(mux, handlers.Deps{
-		Logger: discardLogger(),
-		Store:  ddb.New(w.ddb, w.table),
-		Mail:   testenv.SESv2(b),
-		From:   "tickets@example.com",
-		// As `busywork worker` makes its follow-up producer.
-		Queue:     producer.New(w.sqs, queue, producer.WithTimeout(30*time.Second)),
+		Logger:    discardLogger(),
+		Store:     ddb.New(w.ddb, w.table),
+		Mail:      mail,
+		From:      "tickets@example.com",
+		BaseURL:   "http://127.0.0.1:8080",
+		Queue:     sender,
 		TicketKey: []byte("bench key"),
 	})
 	cons, err := consumer.New(w.sqs, mux, consumer.Config{
-		Queues: []consumer.QueueConfig{{URL: queue, Concurrency: c}},
+		Queues: queues,
 		Logger: discardLogger(), // the per-job log line is still made
 	})
 	if err != nil {
@@ -148,8 +169,8 @@ func (w *benchWorld) serveTickets(b *testing.B, queue string, c int) {
 // time, with a worker of concurrency c.
 func (w *benchWorld) benchOrders(b *testing.B, c int) benchRow {
 	queue, _ := testenv.NewQueue(b, w.plainSQS, testenv.QueueOptions{})
-	srv := w.webApp(b, queue)
-	w.serveTickets(b, queue, c)
+	srv := w.webApp(b, w.webSender(queue))
+	w.serve(b, w.workerSender(queue), testenv.SESv2(b), consumer.QueueConfig{URL: queue, Concurrency: c})
 	var (
 		wall           time.Duration
 		sqsOps, ddbOps = map[string]int{}, map[string]int{}

@@ -42,14 +42,10 @@ type Result struct {
 // SendBatch does not use micro-batching.
 func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOption) ([]Result, error) {
 	so := collectSendOptions(opts)
-	results := make([]Result, len(js))
-	if so.jobID != "" && len(js) > 1 {
-		err := fmt.Errorf("producer: %w: one JobID for %d jobs", ErrInvalidJob, len(js))
-		for i := range results {
-			results[i].Err = err
-		}
-		return results, batchError(results)
+	if err := so.checkBatch(len(js)); err != nil {
+		return failAll(len(js), err)
 	}
+	results := make([]Result, len(js))
 	msgs := make([]*message, 0, len(js))
 	at := make([]int, 0, len(js)) // at[k] is the index in js of msgs[k]
 	for i, job := range js {
@@ -79,6 +75,15 @@ func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOpt
 		})
 	}
 	_ = g.Wait() // the goroutines report through results and never fail
+	return results, batchError(results)
+}
+
+// failAll returns n Results failed with err, and their BatchError.
+func failAll(n int, err error) ([]Result, error) {
+	results := make([]Result, n)
+	for i := range results {
+		results[i].Err = err
+	}
 	return results, batchError(results)
 }
 

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"bytes"
+	"fmt"
 	"time"
 )
 
@@ -119,6 +120,14 @@ func Delay(d time.Duration) SendOption {
 // before any network call. SendBatch takes it only for a single job.
 func JobID(id string) SendOption {
 	return func(o *sendOptions) { o.jobID = id }
+}
+
+// checkBatch refuses options that cannot apply to a batch of n jobs.
+func (so sendOptions) checkBatch(n int) error {
+	if so.jobID != "" && n > 1 {
+		return fmt.Errorf("producer: %w: one JobID for %d jobs", ErrInvalidJob, n)
+	}
+	return nil
 }
 
 func collectSendOptions(opts []SendOption) sendOptions {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/busywork/busywork/internal/awsclient"
@@ -35,23 +34,6 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 		return cfg, &configError{"no AWS region: set AWS_REGION"}
 	}
 	return cfg, nil
-}
-
-// queueURLGetter is the part of *sqs.Client that resolveQueue calls.
-type queueURLGetter interface {
-	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
-}
-
-// resolveQueue returns c.QueueURL when set, else the URL of queue c.Queue.
-func resolveQueue(ctx context.Context, client queueURLGetter, c Config) (string, error) {
-	if c.QueueURL != "" {
-		return c.QueueURL, nil
-	}
-	out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(c.Queue)})
-	if err != nil {
-		return "", queueError(c.Queue, err)
-	}
-	return aws.ToString(out.QueueUrl), nil
 }
 
 // queueError adds a hint to an error that says the queue does not exist.

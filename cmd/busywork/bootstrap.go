@@ -13,15 +13,18 @@ import (
 
 var bootstrapCommand = &command{
 	name:    "bootstrap",
-	summary: "create the queue, its DLQ, the table and the sender (idempotent)",
+	summary: "create the lanes' queues and DLQs, the table and the sender (idempotent)",
 	run:     runBootstrap,
 	help: `Creates what busywork runs on, unless it is already there, and prints what
 it did for each resource (created, updated, already there, skipped):
 
-  - the queue BUSYWORK_QUEUE (default busywork-jobs; visibility timeout 30s)
-    and its dead-letter queue (the same name plus -dlq; kept 14 days), linked
-    by a redrive policy with maxReceiveCount BUSYWORK_MAX_RECEIVE_COUNT
-    (default 5); an existing queue whose attributes differ is updated;
+  - for each lane, its queue (visibility timeout 30s) and dead-letter queue
+    (the same name plus -dlq; kept 14 days), linked by a redrive policy with
+    maxReceiveCount BUSYWORK_MAX_RECEIVE_COUNT (default 5): the critical lane's
+    BUSYWORK_CRITICAL_QUEUE (default busywork-critical), the default lane's
+    BUSYWORK_QUEUE (default busywork-jobs) and the bulk lane's
+    BUSYWORK_BULK_QUEUE (default busywork-bulk); an existing queue whose
+    attributes differ is updated;
   - the DynamoDB table BUSYWORK_TABLE (default busywork; keys pk and sk,
     on demand) with time to live on the attribute ttl;
   - the SES sender identity BUSYWORK_FROM_EMAIL (default no-reply@example.com),
@@ -45,7 +48,7 @@ func runBootstrap(ctx context.Context, c *command, out cmdIO, args []string) err
 		SES:      sesv2.NewFromConfig(awsCfg),
 	}
 	report, err := bootstrap.Run(ctx, clients, bootstrap.Config{
-		Lanes:  []bootstrap.Lane{{Name: cfg.queueName(), MaxReceiveCount: cfg.MaxReceiveCount}},
+		Lanes:  bootstrapLanes(cfg),
 		Table:  cfg.Table,
 		Sender: cfg.FromEmail,
 	})
@@ -53,4 +56,13 @@ func runBootstrap(ctx context.Context, c *command, out cmdIO, args []string) err
 		err = werr
 	}
 	return err
+}
+
+// bootstrapLanes returns every lane's queue to create.
+func bootstrapLanes(cfg Config) []bootstrap.Lane {
+	var ls []bootstrap.Lane
+	for _, l := range cfg.lanes() {
+		ls = append(ls, bootstrap.Lane{Name: l.queueName(), MaxReceiveCount: cfg.MaxReceiveCount})
+	}
+	return ls
 }

@@ -16,7 +16,7 @@ func TestHelp_EveryCommandPrintsUsageAndExitsZero(t *testing.T) {
 		{[]string{"help", "send"}, "Usage: busywork send TYPE JSON"},
 		{[]string{"send", "--help"}, "Usage: busywork send TYPE JSON"},
 		{[]string{"send", "-h"}, "Job types: dispatch_tickets, generate_ticket, magic_link, ping"},
-		{[]string{"worker", "--help"}, "Usage: busywork worker\n"},
+		{[]string{"worker", "--help"}, "Usage: busywork worker [--lanes LANE,...]\n"},
 		{[]string{"worker", "-h"}, "/healthz"},
 		{[]string{"web", "--help"}, "Usage: busywork web\n"},
 		{[]string{"web", "-h"}, "BUSYWORK_WEB_ADDR (default 127.0.0.1:8080)"},
@@ -77,10 +77,23 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"batch status unknown flag", nil, []string{"batch", "status", "--yaml", "a"}, "busywork batch: flag provided but not defined: -yaml"},
 		{"bad env value", []string{"BUSYWORK_CONCURRENCY=abc"}, []string{"worker"}, `busywork worker: BUSYWORK_CONCURRENCY="abc": not a whole number`},
 		{"bad consumer env value", []string{"BUSYWORK_DRAIN_TIMEOUT=soon"}, []string{"worker"}, `BUSYWORK_DRAIN_TIMEOUT="soon": not a duration`},
-		{"consumer setting out of range", []string{"BUSYWORK_QUEUE_URL=http://127.0.0.1:1/000000000000/q", "BUSYWORK_WAIT_TIME=30s"}, []string{"worker"},
+		{"consumer setting out of range", append(allLanesAt("http://127.0.0.1:1/000000000000/"), "BUSYWORK_WAIT_TIME=30s"), []string{"worker"},
 			"busywork worker: BUSYWORK_WAIT_TIME: 30s is not a whole number of seconds from 1 to 20"},
-		{"lane setting out of range", []string{"BUSYWORK_QUEUE_URL=http://127.0.0.1:1/000000000000/q", "BUSYWORK_LEASE=1s"}, []string{"worker"},
+		{"lane setting out of range", append(allLanesAt("http://127.0.0.1:1/000000000000/"), "BUSYWORK_LEASE=1s"), []string{"worker"},
 			"busywork worker: BUSYWORK_LEASE: 1s is not between 2s and 12h"},
+		{"bulk lane setting out of range", append(allLanesAt("http://127.0.0.1:1/000000000000/"), "BUSYWORK_BULK_LEASE=1s"), []string{"worker"},
+			"busywork worker: BUSYWORK_BULK_LEASE: 1s is not between 2s and 12h"},
+		{"critical lane setting out of range", append(allLanesAt("http://127.0.0.1:1/000000000000/"), "BUSYWORK_CRITICAL_LEASE=1s"), []string{"worker", "--lanes", "bulk,critical"},
+			"busywork worker: BUSYWORK_CRITICAL_LEASE: 1s is not between 2s and 12h"},
+		{"bad lane concurrency", []string{"BUSYWORK_BULK_CONCURRENCY=0"}, []string{"worker"}, "busywork worker: BUSYWORK_BULK_CONCURRENCY=0: want at least 1"},
+		{"unknown lane to serve", nil, []string{"worker", "--lanes", "critical,urgent"},
+			`busywork worker: --lanes: unknown lane "urgent" (lanes: critical, default, bulk)`},
+		{"lane to serve named twice", nil, []string{"worker", "--lanes", "bulk,bulk"}, `busywork worker: --lanes: lane "bulk" named twice`},
+		{"route to an unknown lane", []string{"BUSYWORK_ROUTES=ping=bulk,magic_link=urgent"}, []string{"worker"},
+			`busywork worker: BUSYWORK_ROUTES: route "magic_link=urgent": unknown lane "urgent" (lanes: critical, default, bulk)`},
+		{"route of an unknown job type", []string{"BUSYWORK_ROUTES=pong=bulk"}, []string{"web"},
+			`busywork web: BUSYWORK_ROUTES: unknown job type "pong" (known: `},
+		{"malformed route", []string{"BUSYWORK_ROUTES=ping"}, []string{"send", "ping", "{}"}, `busywork send: BUSYWORK_ROUTES: route "ping": want type=lane`},
 		{"negative pollers", []string{"BUSYWORK_POLLERS=-1"}, []string{"worker"}, "BUSYWORK_POLLERS=-1: want at least 1"},
 		{"bad log level", []string{"BUSYWORK_LOG_LEVEL=loud"}, []string{"bootstrap"}, `BUSYWORK_LOG_LEVEL="loud"`},
 		{"zero concurrency", []string{"BUSYWORK_CONCURRENCY=0"}, []string{"send", "ping", "{}"}, "BUSYWORK_CONCURRENCY=0: want at least 1"},
@@ -103,6 +116,15 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 				t.Errorf("stdout = %q, want nothing", r.stdout)
 			}
 		})
+	}
+}
+
+// allLanesAt names every lane's queue URL, under base.
+func allLanesAt(base string) []string {
+	return []string{
+		"BUSYWORK_CRITICAL_QUEUE_URL=" + base + "critical",
+		"BUSYWORK_QUEUE_URL=" + base + "jobs",
+		"BUSYWORK_BULK_QUEUE_URL=" + base + "bulk",
 	}
 }
 

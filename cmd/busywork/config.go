@@ -21,10 +21,17 @@ const envPrefix = "BUSYWORK"
 // variables. The consumer's own settings (BUSYWORK_DRAIN_TIMEOUT and the
 // others) are in consumer.Config, read with the same prefix.
 type Config struct {
-	// Queue is the name of the default lane's queue.
-	Queue string `envconfig:"QUEUE" default:"busywork-jobs"`
-	// QueueURL, when set, is used instead of looking Queue's URL up.
-	QueueURL string `envconfig:"QUEUE_URL"`
+	// LaneConfig is the default lane's: BUSYWORK_QUEUE,
+	// BUSYWORK_CONCURRENCY and the others.
+	LaneConfig
+	// Critical is the critical lane's: BUSYWORK_CRITICAL_QUEUE,
+	// BUSYWORK_CRITICAL_CONCURRENCY and the others.
+	Critical LaneConfig `envconfig:"CRITICAL"`
+	// Bulk is the bulk lane's: BUSYWORK_BULK_QUEUE and the others.
+	Bulk LaneConfig `envconfig:"BULK"`
+	// Routes overrides the routing table of job types to lanes, as in
+	// "ping=bulk,dispatch_tickets=critical" (see producer.DefaultRoutes).
+	Routes string `envconfig:"ROUTES"`
 	// Table is the DynamoDB table's name.
 	Table string `envconfig:"TABLE" default:"busywork"`
 	// FromEmail is the sender of busywork's emails.
@@ -42,17 +49,6 @@ type Config struct {
 	// TrustForwardedFor makes the throttle take the client's address from
 	// X-Forwarded-For (set it only behind a proxy that always sets it).
 	TrustForwardedFor bool `envconfig:"TRUST_FORWARDED_FOR"`
-	// Concurrency is how many jobs the worker runs at once.
-	Concurrency int `envconfig:"CONCURRENCY" default:"10"`
-	// Pollers is how many receives the worker keeps in flight; 0 means
-	// the consumer's default.
-	Pollers int `envconfig:"POLLERS"`
-	// MaxUnconfirmed bounds finished jobs whose delete SQS has not
-	// confirmed; 0 means the concurrency.
-	MaxUnconfirmed int `envconfig:"MAX_UNCONFIRMED"`
-	// Lease is the visibility the heartbeat keeps renewing; 0 means the
-	// queue's visibility timeout.
-	Lease time.Duration `envconfig:"LEASE"`
 	// MaxReceiveCount is the redrive policy's maxReceiveCount that
 	// bootstrap sets.
 	MaxReceiveCount int `envconfig:"MAX_RECEIVE_COUNT" default:"5"`
@@ -80,22 +76,22 @@ func loadConfig() (Config, error) {
 		return c, err
 	}
 	switch {
-	case c.Queue == "" && c.QueueURL == "":
-		return c, &configError{envPrefix + "_QUEUE is empty (and " + envPrefix + "_QUEUE_URL unset)"}
-	case c.Concurrency < 1:
-		return c, &configError{fmt.Sprintf("%s_CONCURRENCY=%d: want at least 1", envPrefix, c.Concurrency)}
 	case c.MaxEmailBytes < 1<<20 || c.MaxEmailBytes > 40<<20:
 		return c, &configError{fmt.Sprintf("%s_MAX_EMAIL_BYTES=%d: want 1 MiB to 40 MiB (SES's limit)", envPrefix, c.MaxEmailBytes)}
-	case c.Pollers < 0:
-		return c, &configError{fmt.Sprintf("%s_POLLERS=%d: want at least 1 (or unset)", envPrefix, c.Pollers)}
-	case c.MaxUnconfirmed < 0:
-		return c, &configError{fmt.Sprintf("%s_MAX_UNCONFIRMED=%d: want at least 1 (or unset)", envPrefix, c.MaxUnconfirmed)}
 	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
 		return c, &configError{fmt.Sprintf("%s_MAX_RECEIVE_COUNT=%d: want 1 to 1000", envPrefix, c.MaxReceiveCount)}
 	case c.LoginBurst < 1:
 		return c, &configError{fmt.Sprintf("%s_LOGIN_BURST=%d: want at least 1", envPrefix, c.LoginBurst)}
 	case c.LoginInterval <= 0:
 		return c, &configError{fmt.Sprintf("%s_LOGIN_INTERVAL=%s: want a positive duration", envPrefix, c.LoginInterval)}
+	}
+	for _, l := range c.lanes() {
+		if err := l.check(); err != nil {
+			return c, err
+		}
+	}
+	if _, err := c.routes(); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -107,7 +103,7 @@ func loadConsumerConfig() (consumer.Config, error) {
 }
 
 // queueSettings maps the QueueConfig fields the worker sets to the
-// variables they come from.
+// variables they come from, less the lane's prefix.
 var queueSettings = map[string]string{
 	"Concurrency":    "CONCURRENCY",
 	"Pollers":        "POLLERS",
@@ -118,15 +114,18 @@ var queueSettings = map[string]string{
 // consumerConfigError turns the consumer's refusal of a setting into a
 // configError naming the environment variable it came from, as in
 // "BUSYWORK_WAIT_TIME: 25s must be shorter than the drain timeout 20s".
-func consumerConfigError(err error) error {
+// served are the lanes of the consumer's Queues, in order.
+func consumerConfigError(err error, served []lane) error {
 	var ce *consumer.ConfigError
 	if !errors.As(err, &ce) {
 		return err
 	}
 	name := ce.Field
-	if _, field, ok := strings.Cut(name, "]."); ok { // Queues[i].Field
+	var i int
+	if _, perr := fmt.Sscanf(name, "Queues[%d].", &i); perr == nil && i < len(served) {
+		_, field, _ := strings.Cut(name, "].")
 		if v, ok := queueSettings[field]; ok {
-			name = envPrefix + "_" + v
+			name = served[i].prefix() + v
 		}
 	} else if f, ok := reflect.TypeFor[consumer.Config]().FieldByName(name); ok {
 		if tag := f.Tag.Get("envconfig"); tag != "" {
@@ -176,13 +175,4 @@ func (c Config) producerOptions(opts ...func(*producer.Options)) []func(*produce
 		opts = append(opts, producer.WithSigningKey([]byte(c.SigningKey)))
 	}
 	return opts
-}
-
-// queueName is the default lane's queue name: the last part of QueueURL
-// when that is set, else Queue.
-func (c Config) queueName() string {
-	if c.QueueURL != "" {
-		return c.QueueURL[strings.LastIndexByte(c.QueueURL, '/')+1:]
-	}
-	return c.Queue
 }

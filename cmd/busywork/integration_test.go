@@ -23,28 +23,54 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/busywork/busywork/internal/testenv"
+	"github.com/busywork/busywork/producer"
 )
 
 // drainTimeout is the workers' BUSYWORK_DRAIN_TIMEOUT in these tests.
 const drainTimeout = 10 * time.Second
 
-// workerEnv points a worker at queue, with a short long poll and an admin
-// listener on a port the system picks.
-func workerEnv(queue string) []string {
-	return []string{
-		"BUSYWORK_QUEUE=" + queue,
+// laneQueueVars are the variables naming each lane's queue.
+var laneQueueVars = map[string]string{
+	producer.LaneCritical: "BUSYWORK_CRITICAL_QUEUE",
+	producer.LaneDefault:  "BUSYWORK_QUEUE",
+	producer.LaneBulk:     "BUSYWORK_BULK_QUEUE",
+}
+
+// newLanes creates a queue for each lane, with a DLQ unless opts says
+// otherwise, and returns their URLs by lane.
+func newLanes(t *testing.T, opts testenv.QueueOptions) map[string]string {
+	client := testenv.SQS(t)
+	urls := map[string]string{}
+	for _, lane := range producer.Lanes() {
+		urls[lane], _ = testenv.NewQueue(t, client, opts)
+	}
+	return urls
+}
+
+// laneEnv points commands at the lanes' queues, given by URL.
+func laneEnv(urls map[string]string) []string {
+	var env []string
+	for lane, url := range urls {
+		env = append(env, laneQueueVars[lane]+"="+queueName(url))
+	}
+	return env
+}
+
+// workerEnv points a worker at the lanes' queues, with a short long poll
+// and an admin listener on a port the system picks.
+func workerEnv(urls map[string]string) []string {
+	return append(laneEnv(urls),
 		"BUSYWORK_ADMIN_ADDR=127.0.0.1:0",
 		"BUSYWORK_WAIT_TIME=1s",
-		"BUSYWORK_DRAIN_TIMEOUT=" + drainTimeout.String(),
-	}
+		"BUSYWORK_DRAIN_TIMEOUT="+drainTimeout.String(),
+	)
 }
 
 func queueName(url string) string { return url[strings.LastIndexByte(url, '/')+1:] }
 
 func TestWorker_HandlesAJobFromSendServesAdminAndStopsOnSIGTERM(t *testing.T) {
 	testenv.Require(t)
-	url, _ := testenv.NewQueue(t, testenv.SQS(t), testenv.QueueOptions{})
-	env := workerEnv(queueName(url))
+	env := workerEnv(newLanes(t, testenv.QueueOptions{}))
 
 	sent := runBusywork(t, env, "send", "ping", `{"message":"hi"}`)
 	if sent.code != 0 {
@@ -71,7 +97,7 @@ func TestWorker_HandlesAJobFromSendServesAdminAndStopsOnSIGTERM(t *testing.T) {
 			t.Errorf("/metrics (status %d) lacks %s", code, name)
 		}
 	}
-	if !strings.Contains(metrics, `busywork_jobs_total{outcome="succeeded",queue="`+queueName(url)+`",type="ping"} 1`) {
+	if !strings.Contains(metrics, `busywork_jobs_total{lane="default",outcome="succeeded",type="ping"} 1`) {
 		t.Errorf("/metrics does not count the succeeded ping:\n%s", grep(metrics, "busywork_jobs_total"))
 	}
 
@@ -86,7 +112,8 @@ func TestWorker_HandlesAJobFromSendServesAdminAndStopsOnSIGTERM(t *testing.T) {
 
 func TestWorker_ExitsOneWhenTheQueueDoesNotExist(t *testing.T) {
 	testenv.Require(t)
-	r := runBusywork(t, workerEnv(testenv.UniqueName(t, "missing-", 80)), "worker")
+	missing := testenv.UniqueName(t, "missing-", 80)
+	r := runBusywork(t, workerEnv(map[string]string{producer.LaneDefault: "http://127.0.0.1/000000000000/" + missing}), "worker")
 	if r.code != 1 || !strings.Contains(r.stderr, "does not exist: run `busywork bootstrap`") {
 		t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 telling to run busywork bootstrap", r.code, r.stderr)
 	}
@@ -94,23 +121,27 @@ func TestWorker_ExitsOneWhenTheQueueDoesNotExist(t *testing.T) {
 
 func TestBootstrap_SecondRunFindsEverythingAlreadyThere(t *testing.T) {
 	testenv.Require(t)
-	queue := testenv.UniqueName(t, "bw-", 76)
 	table := testenv.UniqueName(t, "bw-", 255)
-	t.Cleanup(func() { deleteQueuesAndTable(t, []string{queue, queue + "-dlq"}, table) })
-	env := []string{"BUSYWORK_QUEUE=" + queue, "BUSYWORK_TABLE=" + table}
+	env := []string{"BUSYWORK_TABLE=" + table}
+	var queues, want []string
+	for _, lane := range producer.Lanes() {
+		queue := testenv.UniqueName(t, "bw-"+lane+"-", 76)
+		queues = append(queues, queue, queue+"-dlq")
+		env = append(env, laneQueueVars[lane]+"="+queue)
+		want = append(want, "queue "+queue+"-dlq: already there", "queue "+queue+": already there")
+	}
+	t.Cleanup(func() { deleteQueuesAndTable(t, queues, table) })
 
 	first := runBusywork(t, env, "bootstrap")
-	if first.code != 0 || strings.Count(first.stdout, ": created") != 4 {
-		t.Fatalf("first bootstrap: exit %d, stdout:\n%s\nstderr:\n%s\nwant 4 resources created", first.code, first.stdout, first.stderr)
+	if first.code != 0 || strings.Count(first.stdout, ": created") != 8 {
+		t.Fatalf("first bootstrap: exit %d, stdout:\n%s\nstderr:\n%s\nwant 8 resources created (3 queues, their DLQs, the table and its TTL)", first.code, first.stdout, first.stderr)
 	}
 	second := runBusywork(t, env, "bootstrap")
-	want := []string{
-		"queue " + queue + "-dlq: already there",
-		"queue " + queue + ": already there",
-		"table " + table + ": already there",
-		"time to live on " + table + ".ttl: already there",
+	want = append(want,
+		"table "+table+": already there",
+		"time to live on "+table+".ttl: already there",
 		"sender no-reply@example.com: skipped: the endpoint does not support email identities",
-	}
+	)
 	if second.code != 0 || strings.TrimSpace(second.stdout) != strings.Join(want, "\n") {
 		t.Fatalf("second bootstrap: exit %d, stdout:\n%s\nstderr:\n%s\nwant:\n%s", second.code, second.stdout, second.stderr, strings.Join(want, "\n"))
 	}
@@ -288,10 +319,9 @@ func grep(text, substr string) string {
 
 func TestWorker_MailsOneMagicLinkToAUserAddedWithTheCLI(t *testing.T) {
 	testenv.Require(t)
-	url, _ := testenv.NewQueue(t, testenv.SQS(t), testenv.QueueOptions{})
 	table := testenv.NewTable(t, testenv.DynamoDB(t))
 	email := strings.ToLower(testenv.UniqueName(t, "ada", 40)) + "@example.com"
-	env := append(workerEnv(queueName(url)), "BUSYWORK_TABLE="+table, "BUSYWORK_BASE_URL=https://busywork.example.com")
+	env := append(workerEnv(newLanes(t, testenv.QueueOptions{})), "BUSYWORK_TABLE="+table, "BUSYWORK_BASE_URL=https://busywork.example.com")
 	since := time.Now()
 
 	if r := runBusywork(t, env, "user", "add", "--name", "Ada <b>Lovelace</b>", strings.ToUpper(email)); r.code != 0 {

@@ -51,10 +51,9 @@ func webRequest(t *testing.T, method, u string, form url.Values, header http.Hea
 
 func TestWebAndWorker_LinkConfirmSignInSignOutAndTheThrottleFromTheEnvironment(t *testing.T) {
 	testenv.Require(t)
-	queue, _ := testenv.NewQueue(t, testenv.SQS(t), testenv.QueueOptions{})
 	table := testenv.NewTable(t, testenv.DynamoDB(t))
 	email := strings.ToLower(testenv.UniqueName(t, "ada", 40)) + "@example.com"
-	env := append(workerEnv(queueName(queue)), "BUSYWORK_TABLE="+table, "BUSYWORK_WEB_ADDR=127.0.0.1:0", "BUSYWORK_LOGIN_BURST=2")
+	env := append(workerEnv(newLanes(t, testenv.QueueOptions{})), "BUSYWORK_TABLE="+table, "BUSYWORK_WEB_ADDR=127.0.0.1:0", "BUSYWORK_LOGIN_BURST=2")
 	if r := runBusywork(t, env, "user", "add", "--name", "Ada", email); r.code != 0 {
 		t.Fatalf("user add: exit %d, stderr:\n%s", r.code, r.stderr)
 	}

@@ -32,8 +32,10 @@ Examples:
   busywork send ping '{"message":"load","work_ms":100}'   # the worker waits 100 ms
   busywork send magic_link '{"email":"ada@example.com"}'
 
-The queue is BUSYWORK_QUEUE (default busywork-jobs) or BUSYWORK_QUEUE_URL;
-with BUSYWORK_SIGNING_KEY set the job is signed.
+The job goes to its type's lane (see BUSYWORK_ROUTES in the README): magic_link
+to the critical lane's queue (default busywork-critical), ticket_order and
+generate_ticket to the bulk lane's (busywork-bulk), the others to the default
+lane's (busywork-jobs). With BUSYWORK_SIGNING_KEY set the job is signed.
 `,
 }
 
@@ -60,11 +62,19 @@ func runSend(ctx context.Context, c *command, out cmdIO, args []string) error {
 		return err
 	}
 	client := sqs.NewFromConfig(awsCfg)
-	url, err := resolveQueue(ctx, client, cfg)
+	routes, err := cfg.routes()
 	if err != nil {
 		return err
 	}
-	id, err := producer.New(client, url, cfg.producerOptions(producer.WithTimeout(sendTimeout))...).Send(ctx, job)
+	to, err := cfg.selectLanes(routes.Lane(job.Type()))
+	if err != nil {
+		return err
+	}
+	urls, err := resolveLanes(ctx, client, to)
+	if err != nil {
+		return err
+	}
+	id, err := producer.New(client, urls[to[0].name], cfg.producerOptions(producer.WithTimeout(sendTimeout))...).Send(ctx, job)
 	if err != nil {
 		return err
 	}

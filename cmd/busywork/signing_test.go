@@ -10,6 +10,7 @@ import (
 
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/producer"
 )
 
 // sendJob runs `busywork send TYPE JSON` with env and returns the job id it
@@ -27,7 +28,9 @@ func TestSigning_WorkerHandlesSignedJobsAndDeadLettersUnsignedAndForgedOnes(t *t
 	testenv.Require(t)
 	client := testenv.SQS(t)
 	url, dlqURL := testenv.NewQueue(t, client, testenv.QueueOptions{})
-	env := workerEnv(queueName(url))
+	lanes := newLanes(t, testenv.QueueOptions{})
+	lanes[producer.LaneDefault] = url
+	env := workerEnv(lanes)
 	const key = "BUSYWORK_SIGNING_KEY=the-key"
 
 	signed := sendJob(t, append(env, key), "ping", `{"message":"signed"}`)
@@ -36,7 +39,7 @@ func TestSigning_WorkerHandlesSignedJobsAndDeadLettersUnsignedAndForgedOnes(t *t
 
 	// A forger who saw a signed message changes its body and keeps the rest.
 	scratch, _ := testenv.NewQueue(t, client, testenv.QueueOptions{NoDLQ: true})
-	tampered := sendJob(t, append(workerEnv(queueName(scratch)), key), "ping", `{"message":"pay 1"}`)
+	tampered := sendJob(t, append(laneEnv(map[string]string{producer.LaneDefault: scratch}), key), "ping", `{"message":"pay 1"}`)
 	orig := testenv.ReceiveAll(t.Context(), t, client, scratch, 1, 10*time.Second)[0]
 	if testenv.Attr(orig, jobs.AttrSignature) == "" {
 		t.Fatalf("send with a signing key sent no %s attribute: %v", jobs.AttrSignature, orig.MessageAttributes)

@@ -35,11 +35,12 @@ var webCommand = &command{
 
   GET  /                 the login and order forms; when signed in, who is
                          signed in, a sign-out button and the order form
-  POST /auth/magic-link  enqueues a magic_link job on BUSYWORK_QUEUE (default
-                         busywork-jobs) or BUSYWORK_QUEUE_URL and answers 202,
-                         the same whether or not the user exists; 429 with
-                         Retry-After for a client over the login throttle;
-                         503 with Retry-After when SQS does not take the job
+  POST /auth/magic-link  enqueues a magic_link job on its lane's queue (the
+                         critical lane's: BUSYWORK_CRITICAL_QUEUE, default
+                         busywork-critical) and answers 202, the same whether
+                         or not the user exists; 429 with Retry-After for a
+                         client over the login throttle; 503 with
+                         Retry-After when SQS does not take the job
   GET  /auth/verify      the mailed link: a page naming the account with a
                          "Sign in" button; opening it spends nothing
   POST /auth/verify      that button: spends the token once, starts a 24h
@@ -48,6 +49,13 @@ var webCommand = &command{
   POST /auth/sign-out    deletes the session and clears the cookie
   POST /orders           enqueues a ticket order; GET /orders/ID its progress
   GET  /healthz          200 "ok"
+  GET  /metrics          Prometheus metrics: busywork_web_requests_total,
+                         busywork_web_send_duration_seconds,
+                         busywork_web_send_failures_total, Go and process
+
+Every request's AWS calls share a 1s deadline; the SQS and DynamoDB clients
+give each attempt 250ms and make up to 3, so a retry fits inside it. A call
+that fails answers 503 with Retry-After: 1 at once.
 
 POSTs a browser sends from another origin get 403 (Sec-Fetch-Site, else
 Origin against Host); requests with neither header, such as curl's, are
@@ -77,16 +85,23 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	}
 	log := newLogger(out.stderr, cfg.LogLevel)
 
-	client := sqs.NewFromConfig(awsCfg)
-	url, err := resolveQueue(ctx, client, cfg)
+	// The request path's clients retry within its 1 s deadline.
+	webAWS := awsclient.Interactive(awsCfg)
+	client := sqs.NewFromConfig(webAWS)
+	urls, err := resolveLanes(ctx, client, cfg.lanes())
+	if err != nil {
+		return err
+	}
+	router, err := cfg.newRouter(client, urls, producer.WithBatching(producer.SuggestedBatchWindow))
 	if err != nil {
 		return err
 	}
 	app := webapp.New(webapp.Config{
-		Sender:  producer.New(client, url, cfg.producerOptions(producer.WithBatching(producer.SuggestedBatchWindow))...),
-		Store:   ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table),
+		Sender:  router,
+		Store:   ddb.New(awsclient.NewDynamoDB(webAWS), cfg.Table),
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
+		Metrics: newMetricsRegistry(),
 
 		LoginBurst:        cfg.LoginBurst,
 		LoginInterval:     cfg.LoginInterval,
@@ -97,7 +112,7 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err != nil {
 		return fmt.Errorf("web listener (BUSYWORK_WEB_ADDR): %w", err)
 	}
-	log.Info("web listening", "addr", ln.Addr().String(), "queue", url)
+	log.Info("web listening", "addr", ln.Addr().String(), "queues", urls)
 	return serveUntilDone(ctx, log, ln, app)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
@@ -34,11 +33,25 @@ var workerCommand = &command{
 	name:    "worker",
 	summary: "run the jobs until SIGTERM or SIGINT, then drain",
 	run:     runWorker,
-	help: `Serves the jobs of the queue BUSYWORK_QUEUE (default busywork-jobs) or
-BUSYWORK_QUEUE_URL with all handlers, up to BUSYWORK_CONCURRENCY (default 10)
-at once, with BUSYWORK_POLLERS receives in flight (default 2) and at most
-BUSYWORK_MAX_UNCONFIRMED finished jobs whose delete SQS has not confirmed
-(default: the concurrency). Logs are JSON lines on stderr.
+	args:    "[--lanes LANE,...]",
+	help: `Serves the jobs of every lane (critical, default, bulk), or of the lanes
+that --lanes names, with all handlers. Each lane has its own queue, pollers
+and concurrency limit, so a backlog on one never takes another's slots:
+
+  lane      queue (default)                              settings
+  critical  BUSYWORK_CRITICAL_QUEUE (busywork-critical)  BUSYWORK_CRITICAL_*
+  default   BUSYWORK_QUEUE (busywork-jobs)               BUSYWORK_*
+  bulk      BUSYWORK_BULK_QUEUE (busywork-bulk)          BUSYWORK_BULK_*
+
+where the settings of a lane are CONCURRENCY (jobs at once; default 10),
+POLLERS (receives in flight; default 2), MAX_UNCONFIRMED (finished jobs whose
+delete SQS has not confirmed; default: the concurrency), LEASE and QUEUE_URL,
+as in BUSYWORK_BULK_CONCURRENCY. Follow-up jobs (an order's tickets, its
+dispatch) go to their own lanes by the routing table (BUSYWORK_ROUTES),
+served by this worker or another. Logs are JSON lines on stderr.
+
+  --lanes LANE,...  serve only these lanes, e.g. --lanes critical,default;
+                    run one service per lane to scale each on its backlog
 
 On SIGTERM or SIGINT it receives no more jobs, gives running ones
 BUSYWORK_DRAIN_TIMEOUT (default 25s) to finish, cancels the rest and
@@ -51,48 +64,64 @@ The admin listener on BUSYWORK_ADMIN_ADDR (default 127.0.0.1:9090) serves
              many job slots
   /metrics   Prometheus metrics (busywork_*, Go and process)
 
-Run 'busywork bootstrap' first: the queue and its dead-letter queue must exist.
+Run 'busywork bootstrap' first: every lane's queue and dead-letter queue must
+exist.
 `,
 }
 
 func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error {
-	if err := c.parseNoArgs(out.stdout, args); err != nil {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	laneList := fs.String("lanes", "", "")
+	if err := c.parseFlags(fs, out.stdout, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	ccfg, err := loadConsumerConfig()
 	if err != nil {
 		return err
 	}
-	cfg, awsCfg, err := loadEnv(ctx)
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	served, err := cfg.selectLanes(*laneList)
+	if err != nil {
+		return usagef("--lanes: %v", err)
+	}
+	awsCfg, err := loadAWS(ctx)
 	if err != nil {
 		return err
 	}
 	log := newLogger(out.stderr, cfg.LogLevel)
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newMetricsRegistry()
 	metrics := consumer.NewMetrics(reg)
 	client := sqs.NewFromConfig(awsCfg, metrics.InstrumentSQS)
-	url, err := resolveQueue(ctx, client, cfg)
+	// Follow-up jobs may go to any lane, served here or not.
+	urls, err := resolveLanes(ctx, client, cfg.lanes())
+	if err != nil {
+		return err
+	}
+	// An order's 1000 tickets take more than the web's 1 s.
+	followUps, err := cfg.newRouter(client, urls, producer.WithTimeout(followUpTimeout))
 	if err != nil {
 		return err
 	}
 
 	mux := consumer.NewMux()
 	handlers.Register(mux, handlers.Deps{
-		Logger:  log,
-		Store:   ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table),
-		Mail:    sesv2.NewFromConfig(awsCfg),
-		From:    cfg.FromEmail,
-		BaseURL: cfg.BaseURL,
-		// Follow-up jobs: an order's 1000 tickets take more than the web's 1 s.
-		Queue:         producer.New(client, url, cfg.producerOptions(producer.WithTimeout(followUpTimeout))...),
+		Logger:        log,
+		Store:         ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table),
+		Mail:          sesv2.NewFromConfig(awsCfg),
+		From:          cfg.FromEmail,
+		BaseURL:       cfg.BaseURL,
+		Queue:         followUps,
 		TicketKey:     []byte(cfg.TicketKey),
 		MaxEmailBytes: cfg.MaxEmailBytes,
 	})
-	ccfg.Queues = []consumer.QueueConfig{{
-		URL: url, Concurrency: cfg.Concurrency, Pollers: cfg.Pollers, MaxUnconfirmed: cfg.MaxUnconfirmed, Lease: cfg.Lease,
-	}}
+	ccfg.Queues = queueConfigs(served, urls)
 	ccfg.Logger = log
 	ccfg.Metrics = metrics
 	if cfg.SigningKey != "" {
@@ -100,7 +129,7 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	}
 	cons, err := consumer.New(client, mux, ccfg)
 	if err != nil {
-		return consumerConfigError(err)
+		return consumerConfigError(err, served)
 	}
 
 	ln, err := net.Listen("tcp", cfg.AdminAddr)
@@ -112,7 +141,7 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 		err := cons.Run(ctx)
 		var missing *types.QueueDoesNotExist
 		if errors.As(err, &missing) {
-			return queueError(cfg.queueName(), err)
+			return fmt.Errorf("%w (run `busywork bootstrap` to create the queues)", err)
 		}
 		return err
 	})

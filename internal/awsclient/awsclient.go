@@ -7,12 +7,15 @@
 // credentials) with an HTTP client tuned for many pollers and parallel batch
 // calls, which also keeps the SDK's own request-body wrapper from losing
 // responses. [NewDynamoDB] makes a DynamoDB client that validates response
-// checksums unless its endpoint is local:
+// checksums unless its endpoint is local. [Interactive] adapts a
+// configuration for clients a person waits on (the web app's): retries that
+// fit a 1 s deadline and a timeout per attempt.
 //
 //	cfg, err := awsclient.Load(ctx)
 //	if err != nil { ... }
 //	queue := sqs.NewFromConfig(cfg)
 //	table := awsclient.NewDynamoDB(cfg)
+//	webQueue := sqs.NewFromConfig(awsclient.Interactive(cfg))
 package awsclient
 
 import (

@@ -1,7 +1,6 @@
 package webapp
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,9 +107,7 @@ func postedEmail(r *http.Request, asJSON bool) (string, error) {
 func (a *app) confirm(w http.ResponseWriter, r *http.Request) {
 	keepTokenPrivate(w)
 	token := r.URL.Query().Get("token")
-	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-	defer cancel()
-	email, err := a.store.PeekToken(ctx, token, a.now())
+	email, err := a.store.PeekToken(r.Context(), token, a.now())
 	if errors.Is(err, ddb.ErrInvalidToken) {
 		a.invalidLink(w)
 		return
@@ -131,9 +128,7 @@ func (a *app) verify(w http.ResponseWriter, r *http.Request) {
 		a.writePage(w, http.StatusBadRequest, page{Title: "Link not valid", Message: "form: " + err.Error(), Form: true})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-	defer cancel()
-	email, err := a.store.ConsumeToken(ctx, r.PostForm.Get("token"), a.now())
+	email, err := a.store.ConsumeToken(r.Context(), r.PostForm.Get("token"), a.now())
 	if errors.Is(err, ddb.ErrInvalidToken) {
 		a.invalidLink(w)
 		return
@@ -142,9 +137,7 @@ func (a *app) verify(w http.ResponseWriter, r *http.Request) {
 		a.unavailable(w, "consume token", err)
 		return
 	}
-	ctx, cancel = context.WithTimeout(r.Context(), storeTimeout)
-	defer cancel()
-	id, err := a.store.CreateSession(ctx, email, a.sessionTTL)
+	id, err := a.store.CreateSession(r.Context(), email, a.sessionTTL)
 	if err != nil {
 		// The token is spent; the user asks for a new link.
 		a.unavailable(w, "create session", err)
@@ -158,9 +151,7 @@ func (a *app) verify(w http.ResponseWriter, r *http.Request) {
 // and redirects to /.
 func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-		defer cancel()
-		if err := a.store.DeleteSession(ctx, c.Value); err != nil {
+		if err := a.store.DeleteSession(r.Context(), c.Value); err != nil {
 			a.unavailable(w, "delete session", err)
 			return
 		}

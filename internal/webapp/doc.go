@@ -31,6 +31,7 @@
 //	POST /orders           enqueue a ticket order (see orders.go)
 //	GET  /orders/{id}      an order's progress as JSON
 //	GET  /healthz          200 "ok"
+//	GET  /metrics          Prometheus metrics, when Config.Metrics is set
 //
 // POST /auth/magic-link takes a form (field email) and answers HTML, or a
 // JSON body {"email": "..."} and answers JSON. Its answer never depends on
@@ -45,4 +46,15 @@
 // is anything but same-origin or none, or, from a browser that sends no
 // Sec-Fetch-Site, its Origin's host is not the request's Host. Requests
 // with neither header (curl, scripts) are served.
+//
+// Every request's AWS calls share a deadline of [RequestTimeout] (1 s), and
+// a call that fails or passes it answers 503 with Retry-After: 1 at once.
+// Give the app clients made with awsclient.Interactive, as `busywork web`
+// does, so that a retry fits inside that second.
+//
+// Metrics (with Config.Metrics):
+//
+//	busywork_web_requests_total{route,code}            requests by route pattern ("POST /auth/magic-link"; "unmatched" for 404s, 405s and refused cross-origin POSTs) and status code
+//	busywork_web_send_duration_seconds{type,outcome}   producer.Send's duration, retries included; outcome sent, failed (answered 503) or refused (before any network call)
+//	busywork_web_send_failures_total{type}             sends that failed: SQS did not take the job in time
 package webapp

@@ -1,7 +1,6 @@
 package webapp
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -9,15 +8,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
-
-// storeTimeout bounds the DynamoDB reads of a request.
-const storeTimeout = time.Second
 
 // msgNoOrder is GET /orders/{id}'s answer for an unknown order.
 const msgNoOrder = "no such order (a new order shows once the worker has taken it)"
@@ -115,9 +110,7 @@ func (a *app) orderStatus(w http.ResponseWriter, r *http.Request) {
 		a.writeJSON(w, http.StatusNotFound, answer{Error: msgNoOrder})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-	defer cancel()
-	st, err := a.store.OrderStatus(ctx, id)
+	st, err := a.store.OrderStatus(r.Context(), id)
 	switch {
 	case errors.Is(err, ddb.ErrNotFound):
 		a.writeJSON(w, http.StatusNotFound, answer{Error: msgNoOrder})

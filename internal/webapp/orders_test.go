@@ -17,6 +17,7 @@ import (
 
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/internal/testenv"
+	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
@@ -355,5 +356,5 @@ func TestOrderStatus_DynamoDBFailureAnswers503WithRetryAfter(t *testing.T) {
 		!strings.Contains(r.body, `"error":"We could not take your request just now.`) {
 		t.Fatalf("%d Retry-After %q %s %q, want a JSON 503 with Retry-After: 1", r.status, r.retryAfter, r.contentType, r.body)
 	}
-	fault.assertWithinDeadline(t, "DynamoDB", time.Second)
+	fault.assertWithinDeadline(t, "DynamoDB", webapp.RequestTimeout)
 }

@@ -2,7 +2,6 @@ package webapp
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -86,9 +85,7 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 		a.writePage(w, http.StatusOK, page{Title: "Sign in", Form: true})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-	defer cancel()
-	email, err := a.store.GetSession(ctx, c.Value, a.now())
+	email, err := a.store.GetSession(r.Context(), c.Value, a.now())
 	switch {
 	case errors.Is(err, ddb.ErrNotFound):
 		http.SetCookie(w, expiredSessionCookie(a.secureCookies))

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
@@ -18,6 +21,12 @@ const DefaultSessionTTL = 24 * time.Hour
 
 // MaxBodyBytes is the largest request body the app reads.
 const MaxBodyBytes = 4 << 10
+
+// RequestTimeout bounds the AWS calls of one request, all of them together,
+// from when its handler starts: the same second as the producer's send
+// deadline (producer.DefaultTimeout). A request whose calls have not
+// answered by then answers 503 with Retry-After.
+const RequestTimeout = time.Second
 
 // Sender enqueues jobs; *producer.Producer is one.
 type Sender interface {
@@ -55,6 +64,10 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now returns the current time. nil means time.Now.
 	Now func() time.Time
+	// Metrics, when set, receives the app's metrics (busywork_web_*, see
+	// the package comment), and GET /metrics serves all it holds in
+	// Prometheus's format. nil records and serves none.
+	Metrics *prometheus.Registry
 
 	// LoginBurst is how many POST /auth/magic-link requests one client
 	// may make at once; after that it earns one per LoginInterval, and a
@@ -82,6 +95,7 @@ type app struct {
 	sessionTTL    time.Duration
 	secureCookies bool
 	now           func() time.Time
+	metrics       *metrics
 	throttle      *throttle
 	trustForward  bool
 }
@@ -120,6 +134,11 @@ func New(cfg Config) http.Handler {
 	a.trustForward = cfg.TrustForwardedFor
 
 	mux := http.NewServeMux()
+	if cfg.Metrics != nil {
+		a.metrics = newMetrics(cfg.Metrics)
+		a.sender = meteredSender{next: a.sender, m: a.metrics}
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("POST /auth/magic-link", a.requestLink)
 	mux.HandleFunc("GET /auth/verify", a.confirm)
@@ -131,7 +150,22 @@ func New(cfg Config) http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(a.crossOrigin))
-	return cop.Handler(mux)
+	return a.serve(cop.Handler(mux))
+}
+
+// serve runs every request through h (the mux behind the cross-origin
+// check) under a deadline of RequestTimeout, which every AWS call a
+// handler makes inherits from the request's context, and counts it by
+// route and status code.
+func (a *app) serve(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r) // the mux sets r.Pattern; a refused request has none
+		a.metrics.request(r.Pattern, rec.code)
+	})
 }
 
 func isHTTPS(baseURL string) bool {

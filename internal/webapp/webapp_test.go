@@ -21,10 +21,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
+	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/jobs"
@@ -32,7 +34,9 @@ import (
 )
 
 // env is the app behind a loopback server, with a real producer on a
-// queue of its own and a real store on a table of its own.
+// queue of its own and a real store on a table of its own, their clients
+// made as `busywork web` makes them (awsclient.Interactive) unless
+// envOptions.sdkRetries, and metrics.
 type env struct {
 	srv      *httptest.Server
 	store    *ddb.Store
@@ -45,7 +49,10 @@ type envOptions struct {
 	sqsOpts  []func(*sqs.Options)      // for the producer's client only
 	ddbOpts  []func(*dynamodb.Options) // for the app's store only
 	prodOpts []func(*producer.Options)
-	app      func(*webapp.Config) // adjusts the app's configuration
+	// sdkRetries makes the app's clients with the SDK's own retryer and
+	// no attempt timeout, instead of awsclient.Interactive's.
+	sdkRetries bool
+	app        func(*webapp.Config) // adjusts the app's configuration
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -55,11 +62,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 	ddbClient := testenv.DynamoDB(t)
 	table := testenv.NewTable(t, ddbClient)
 	store := ddb.New(ddbClient, table)
-	sender := producer.New(testenv.SQS(t, o.sqsOpts...), queueURL, o.prodOpts...)
+	webCfg := testenv.AWSConfig(t)
+	if !o.sdkRetries {
+		webCfg = awsclient.Interactive(webCfg)
+	}
+	sender := producer.New(sqs.NewFromConfig(webCfg, o.sqsOpts...), queueURL, o.prodOpts...)
 	cfg := webapp.Config{
-		Sender: sender,
-		Store:  ddb.New(testenv.DynamoDB(t, o.ddbOpts...), table),
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Sender:  sender,
+		Store:   ddb.New(awsclient.NewDynamoDB(webCfg, o.ddbOpts...), table),
+		Logger:  slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Metrics: prometheus.NewRegistry(),
 	}
 	if o.app != nil {
 		o.app(&cfg)
