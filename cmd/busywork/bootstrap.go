@@ -18,12 +18,14 @@ var bootstrapCommand = &command{
 	help: `Creates what busywork runs on, unless it is already there, and prints what
 it did for each resource (created, updated, already there, skipped):
 
-  - for each lane, its queue (visibility timeout 30s) and dead-letter queue
-    (the same name plus -dlq; kept 14 days), linked by a redrive policy with
-    maxReceiveCount BUSYWORK_MAX_RECEIVE_COUNT (default 5): the critical lane's
-    BUSYWORK_CRITICAL_QUEUE (default busywork-critical), the default lane's
-    BUSYWORK_QUEUE (default busywork-jobs) and the bulk lane's
-    BUSYWORK_BULK_QUEUE (default busywork-bulk); an existing queue whose
+  - for each lane, its queue (visibility timeout 30s; messages kept 4 days)
+    and dead-letter queue (the same name plus -dlq; kept 14 days, since SQS
+    counts a dead letter's age from when it entered the queue), linked by a
+    redrive policy with maxReceiveCount BUSYWORK_MAX_RECEIVE_COUNT (default
+    5): the critical lane's BUSYWORK_CRITICAL_QUEUE (default
+    busywork-critical), the default lane's BUSYWORK_QUEUE (default
+    busywork-jobs) and the bulk lane's BUSYWORK_BULK_QUEUE (default
+    busywork-bulk); an existing queue whose
     attributes differ is updated;
   - the DynamoDB table BUSYWORK_TABLE (default busywork; keys pk and sk,
     on demand) with time to live on the attribute ttl;

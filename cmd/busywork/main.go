@@ -1,7 +1,8 @@
 // Command busywork runs busywork's job queue: it creates the AWS resources
 // (bootstrap), serves the jobs (worker), serves the demo web app (web),
-// enqueues one job from the shell (send), adds a demo user (user add) and
-// shows a ticket order's progress (batch status). Configuration comes
+// enqueues one job from the shell (send), adds a demo user (user add),
+// shows a ticket order's progress (batch status) and inspects and replays
+// dead letters (dlq). Configuration comes
 // from BUSYWORK_* environment variables and
 // the standard AWS ones; run `busywork help` for the commands.
 //
@@ -46,7 +47,7 @@ type cmdIO struct {
 	stdout, stderr io.Writer
 }
 
-var commands = []*command{bootstrapCommand, workerCommand, webCommand, sendCommand, userCommand, batchCommand}
+var commands = []*command{bootstrapCommand, workerCommand, webCommand, sendCommand, userCommand, batchCommand, dlqCommand}
 
 const mainUsage = `busywork runs busywork's job queue on Amazon SQS.
 

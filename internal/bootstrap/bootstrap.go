@@ -40,8 +40,14 @@ const (
 	DefaultVisibilityTimeout = 30 * time.Second
 	// DefaultTableTimeout bounds the wait for the table to become ACTIVE.
 	DefaultTableTimeout = 2 * time.Minute
+	// QueueRetention is how long a lane's queue keeps messages: 4 days,
+	// SQS's default.
+	QueueRetention = 4 * 24 * time.Hour
 	// DeadLetterRetention is how long a dead-letter queue keeps messages:
-	// 14 days, SQS's longest.
+	// 14 days, SQS's longest. It must outlast QueueRetention: SQS counts
+	// the age of a message moved to the DLQ from when it entered the
+	// queue, so a DLQ that keeps messages no longer than the queue lets
+	// failures expire soon after they arrive.
 	DeadLetterRetention = 14 * 24 * time.Hour
 	// DeadLetterSuffix is appended to a lane's queue name to name its DLQ.
 	DeadLetterSuffix = "-dlq"

@@ -103,8 +103,10 @@ func TestRun_CreatesEverythingThenFindsItAlreadyThere(t *testing.T) {
 		t.Errorf("VisibilityTimeout = %q, want 30", attrs["VisibilityTimeout"])
 	}
 	dlqAttrs := queueAttributes(t, sqsClient, lane.DeadLetterName())
-	if dlqAttrs["MessageRetentionPeriod"] != strconv.Itoa(14*24*3600) {
-		t.Errorf("DLQ MessageRetentionPeriod = %q, want 14 days", dlqAttrs["MessageRetentionPeriod"])
+	// SQS counts a dead letter's age from its first enqueue: the DLQ must
+	// keep messages longer than the queue, or failures expire on arrival.
+	if dlqAttrs["MessageRetentionPeriod"] != strconv.Itoa(14*24*3600) || attrs["MessageRetentionPeriod"] != strconv.Itoa(4*24*3600) {
+		t.Errorf("MessageRetentionPeriod: DLQ %q, queue %q; want 14 days and 4", dlqAttrs["MessageRetentionPeriod"], attrs["MessageRetentionPeriod"])
 	}
 	if got := maxReceiveCount(t, attrs["RedrivePolicy"]); got != bootstrap.DefaultMaxReceiveCount {
 		t.Errorf("maxReceiveCount = %d, want %d", got, bootstrap.DefaultMaxReceiveCount)
@@ -142,6 +144,28 @@ func TestRun_ConvergesAQueueWhoseMaxReceiveCountChanged(t *testing.T) {
 	third, err := bootstrap.Run(ctx, clients, cfg)
 	if err != nil || third.Changed() {
 		t.Fatalf("third run changed something (%v):\n%s", err, third)
+	}
+}
+
+func TestRun_ShortensAQueueRetentionThatWouldOutlastItsDLQ(t *testing.T) {
+	clients, cfg, sqsClient := setup(t)
+	lane := cfg.Lanes[0]
+	// Made by hand to keep messages as long as its DLQ: dead letters would
+	// expire on arrival.
+	if _, err := sqsClient.CreateQueue(t.Context(), &sqs.CreateQueueInput{
+		QueueName: aws.String(lane.Name), Attributes: map[string]string{"MessageRetentionPeriod": strconv.Itoa(14 * 24 * 3600)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := bootstrap.Run(t.Context(), clients, cfg)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, r)
+	}
+	if step := r[1]; step.Status != bootstrap.Updated || !strings.HasPrefix(step.Detail, "MessageRetentionPeriod 1209600 -> 345600, ") {
+		t.Errorf("queue step = %q, want the retention updated to 4 days", step)
+	}
+	if got := queueAttributes(t, sqsClient, lane.Name)["MessageRetentionPeriod"]; got != "345600" {
+		t.Errorf("MessageRetentionPeriod = %s, want 345600", got)
 	}
 }
 

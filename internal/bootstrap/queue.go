@@ -34,7 +34,7 @@ const (
 )
 
 // ensureLane makes the lane's DLQ, then its queue with a redrive policy
-// pointing at the DLQ.
+// pointing at the DLQ; the DLQ keeps messages longer than the queue.
 func ensureLane(ctx context.Context, client SQSAPI, l Lane) (Report, error) {
 	dlqARN, dlqStep, err := ensureQueue(ctx, client, l.DeadLetterName(), map[string]string{
 		attrRetention: seconds(DeadLetterRetention),
@@ -48,6 +48,7 @@ func ensureLane(ctx context.Context, client SQSAPI, l Lane) (Report, error) {
 	}
 	_, step, err := ensureQueue(ctx, client, l.Name, map[string]string{
 		attrVisibility: seconds(l.VisibilityTimeout),
+		attrRetention:  seconds(QueueRetention),
 		attrRedrive:    string(policy),
 	})
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -289,6 +290,26 @@ func NewTable(t testing.TB, client *dynamodb.Client) string {
 		case <-ctx.Done():
 			t.Fatalf("testenv: table %s not ACTIVE: %v", name, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// SendMessages sends entries to queueURL in SendMessageBatch calls of
+// 10, giving each entry its index as Id, and fails the test if SQS
+// refuses any.
+func SendMessages(ctx context.Context, t testing.TB, client *sqs.Client, queueURL string, entries []types.SendMessageBatchRequestEntry) {
+	t.Helper()
+	for lo := 0; lo < len(entries); lo += 10 {
+		batch := slices.Clone(entries[lo:min(lo+10, len(entries))])
+		for i := range batch {
+			batch[i].Id = aws.String(strconv.Itoa(lo + i))
+		}
+		out, err := client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: batch})
+		if err != nil {
+			t.Fatalf("testenv: send to %s: %v", queueURL, err)
+		}
+		if len(out.Failed) > 0 {
+			t.Fatalf("testenv: send to %s: entry %s failed: %s", queueURL, aws.ToString(out.Failed[0].Id), aws.ToString(out.Failed[0].Message))
 		}
 	}
 }
