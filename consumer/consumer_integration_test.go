@@ -21,10 +21,12 @@ func TestConsumer_HandlesEachJobOnceAndDeletesIt(t *testing.T) {
 	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 2})
 	handled := newTally()
 	ids := newTally()
+	graces := newTally()
 	mux := consumer.NewMux()
 	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
 		d, _ := consumer.DeliveryFromContext(ctx)
 		ids.add(d.ID)
+		graces.add(d.HungGrace.String())
 		handled.add(j.Message)
 		return nil
 	})
@@ -44,6 +46,9 @@ func TestConsumer_HandlesEachJobOnceAndDeletesIt(t *testing.T) {
 		if ids.snapshot()[id] != 1 {
 			t.Errorf("job id %s seen %d times by handlers", id, ids.snapshot()[id])
 		}
+	}
+	if g := graces.snapshot(); g["10s"] != 25 {
+		t.Errorf("Delivery.HungGrace seen by the handlers: %v, want the default 10s every time", g)
 	}
 	receiveNone(t, client, url, time.Second)
 }

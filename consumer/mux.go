@@ -116,6 +116,11 @@ type Delivery struct {
 	// MaxReceiveCount is the queue's redrive policy's maxReceiveCount: a
 	// job that fails on that receive goes to the DLQ. 0 if unknown.
 	MaxReceiveCount int
+	// HungGrace is how long past its context's deadline the consumer lets
+	// the handler run before it gives the message back for a retry
+	// (Config.HungGrace); what the handler does after that may overlap
+	// the retry. 0 outside the consumer.
+	HungGrace time.Duration
 }
 
 // LastTry reports whether a failure of this delivery sends the job to the

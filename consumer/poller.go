@@ -78,6 +78,7 @@ func (l *lane) track(msg types.Message, sent time.Time) *message {
 		Lane:            l.name,
 		MessageID:       aws.ToString(msg.MessageId),
 		MaxReceiveCount: l.maxReceives,
+		HungGrace:       l.c.cfg.HungGrace,
 	}
 	if id := attr(msg, jobs.AttrJobID); id != "" {
 		m.delivery.ID = id

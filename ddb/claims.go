@@ -127,6 +127,37 @@ func (s *Store) CompleteJob(ctx context.Context, jobID, result string) error {
 	return nil
 }
 
+// RenewJob extends the claim that ClaimJob returned with owner to lease
+// from now (5 minutes when lease <= 0) and returns its new end. A
+// long-running attempt renews a short lease while it runs, so that its
+// claim is never taken over while it lives, and a dead attempt's claim
+// runs out soon. It is one conditional write that succeeds only while the
+// claim is pending and still owner's; otherwise it returns an error
+// wrapping ErrClaimLost, and the caller no longer holds the job.
+func (s *Store) RenewJob(ctx context.Context, jobID, owner string, lease time.Duration) (time.Time, error) {
+	if lease <= 0 {
+		lease = defaultLease
+	}
+	leaseUntil := epoch(s.opts.Now().Add(lease))
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      claimKey(jobID),
+		UpdateExpression:         aws.String("SET #lease = :until"),
+		ConditionExpression:      aws.String("#status = :pending AND #owner = :owner"),
+		ExpressionAttributeNames: map[string]string{"#lease": attrLease, "#status": attrStatus, "#owner": attrOwner},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":until": num(leaseUntil), ":pending": str(claimPending), ":owner": str(owner),
+		},
+	})
+	if _, lost := conditionFailed(err); lost {
+		return time.Time{}, fmt.Errorf("ddb: renew job %s: %w", jobID, ErrClaimLost)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("ddb: renew job %s: %w", jobID, err)
+	}
+	return time.Unix(leaseUntil, 0), nil
+}
+
 // ReleaseJob gives up the claim that ClaimJob returned with owner, so that
 // the job's next delivery may run at once instead of after the lease. Call
 // it when the attempt failed before its side effect could have happened

@@ -19,7 +19,7 @@
 //	item             pk                     sk                   other attributes
 //	user             USER#<email>           PROFILE              email, name, created_at
 //	magic-link token TOKEN#<sha256 hex>     TOKEN                email, created_at, expires_at, ttl, used_at and used_by (once used)
-//	rate counter     RATE#<email>           WINDOW#<start>       count, ttl
+//	rate window      RATE#<email>           WINDOW#<start>       jobs (set of job ids counted), ttl
 //	job claim        JOB#<job id>           CLAIM                status, owner, claimed_at, lease_until, result, ttl
 //	session          SESSION#<sha256 hex>   SESSION              email, created_at, expires_at, ttl
 //	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl
@@ -42,7 +42,8 @@
 //	case claim.Done:     // an earlier delivery finished: skip, succeed
 //	case !claim.Claimed: // a live attempt holds it: retry after claim.LeaseUntil
 //	}
-//	err = send()                                     // 2. side effect
+//	err = send()                                     // 2. side effect, while
+//	                                                 //    RenewJob extends the lease
 //	if err != nil { store.ReleaseJob(ctx, jobID, claim.Owner); return err }
 //	store.CompleteJob(ctx, jobID, result)             // 3. mark done
 //
@@ -59,8 +60,10 @@
 //     connection), after SES accepted the message but before CompleteJob
 //     succeeded, a later delivery finds the claim released or its lease
 //     run out and sends again: one extra email per such failure, never a
-//     lost one. The lease must therefore outlast the handler's timeout, so
-//     that only a dead or finished attempt's claim is ever taken over.
+//     lost one. The lease must therefore be renewed (RenewJob) for as long
+//     as the attempt may run, so that only a dead or finished attempt's
+//     claim is ever taken over; a short lease renewed often lets a dead
+//     attempt's claim go soon.
 //
 // # Fan-out batches
 //

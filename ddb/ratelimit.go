@@ -18,26 +18,33 @@ import (
 // DynamoDB's TTL never races a late write to it.
 const rateMargin = 10 * time.Minute
 
-// AllowLink counts one magic link for the normalised form of email in the
-// fixed window (Options.LinkWindow, aligned to the Unix epoch) that holds
-// now, and reports whether it was within Options.LinkLimit. A refused
-// link is not counted. The count is one conditional ADD on a counter item
-// per address and window, whose ttl is the window's end plus a margin; a
-// new window starts from zero.
-func (s *Store) AllowLink(ctx context.Context, email string, now time.Time) (bool, error) {
+// AllowLink counts job jobID's magic link for the normalised form of
+// email in the fixed window (Options.LinkWindow, aligned to the Unix
+// epoch) that holds now, and reports whether it was within
+// Options.LinkLimit. A job counts once however often it asks: the window's
+// item holds the set of job ids counted, and one conditional ADD puts
+// jobID in it only while the set is under the limit, or allows it again
+// when it is there already, so a retried or redelivered job is allowed
+// again without counting twice. A refused job is not counted. The item's
+// ttl is the window's end plus a margin; a new window starts from zero.
+func (s *Store) AllowLink(ctx context.Context, email, jobID string, now time.Time) (bool, error) {
 	email = jobs.NormalizeEmail(email)
-	if email == "" {
+	switch {
+	case email == "":
 		return false, errors.New("ddb: allow link: email is empty")
+	case jobID == "":
+		return false, errors.New("ddb: allow link: job id is empty")
 	}
 	start, end := window(now, s.opts.LinkWindow)
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      key("RATE#"+email, "WINDOW#"+strconv.FormatInt(start, 10)),
-		UpdateExpression:         aws.String("ADD #count :one SET #ttl = :ttl"),
-		ConditionExpression:      aws.String("attribute_not_exists(#count) OR #count < :limit"),
-		ExpressionAttributeNames: map[string]string{"#count": "count", "#ttl": attrTTL},
+		UpdateExpression:         aws.String("ADD #jobs :job SET #ttl = :ttl"),
+		ConditionExpression:      aws.String("attribute_not_exists(#jobs) OR contains(#jobs, :id) OR size(#jobs) < :limit"),
+		ExpressionAttributeNames: map[string]string{"#jobs": "jobs", "#ttl": attrTTL},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one":   num(1),
+			":job":   &types.AttributeValueMemberSS{Value: []string{jobID}},
+			":id":    str(jobID),
 			":limit": num(int64(s.opts.LinkLimit)),
 			":ttl":   num(end + int64(rateMargin/time.Second)),
 		},

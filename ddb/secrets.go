@@ -83,3 +83,20 @@ func (s *Store) putSecret(ctx context.Context, kind, email string, ttl time.Dura
 	}
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
+
+// getSecret returns the item of the secret of kind whose bytes are raw,
+// or nil when there is none or it has expired at now.
+func (s *Store) getSecret(ctx context.Context, kind string, raw []byte, now time.Time) (map[string]types.AttributeValue, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            secretKey(kind, raw),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.Item == nil || getN(out.Item, "expires_at") <= now.Unix() {
+		return nil, nil
+	}
+	return out.Item, nil
+}

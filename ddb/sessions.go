@@ -37,16 +37,30 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (strin
 	if !ok {
 		return "", fmt.Errorf("ddb: get session: malformed id: %w", ErrNotFound)
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            secretKey(skSession, raw),
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := s.getSecret(ctx, skSession, raw, now)
 	if err != nil {
 		return "", fmt.Errorf("ddb: get session: %w", err)
 	}
-	if out.Item == nil || getN(out.Item, "expires_at") <= now.Unix() {
+	if item == nil {
 		return "", fmt.Errorf("ddb: get session: %w", ErrNotFound)
 	}
-	return getS(out.Item, "email"), nil
+	return getS(item, "email"), nil
+}
+
+// DeleteSession ends the session id: its item is deleted, so GetSession
+// no longer finds it. Deleting a malformed, unknown or expired session is
+// no error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	raw, ok := decodeSecret(id)
+	if !ok {
+		return nil
+	}
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table),
+		Key:       secretKey(skSession, raw),
+	})
+	if err != nil {
+		return fmt.Errorf("ddb: delete session: %w", err)
+	}
+	return nil
 }

@@ -47,6 +47,35 @@ func TestStore_UnknownOrMalformedSessionIsNotFound(t *testing.T) {
 	}
 }
 
+func TestStore_DeletedSessionIsGoneAndOthersStay(t *testing.T) {
+	store, clk, _, _ := newStore(t)
+	ctx := testCtx(t)
+
+	id, err := store.CreateSession(ctx, "ada@example.com", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.CreateSession(ctx, "ada@example.com", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.DeleteSession(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.GetSession(ctx, id, clk.Now()); !errors.Is(err, ddb.ErrNotFound) {
+		t.Fatalf("GetSession after DeleteSession: %v, want ErrNotFound", err)
+	}
+	if email, err := store.GetSession(ctx, other, clk.Now()); err != nil || email != "ada@example.com" {
+		t.Fatalf("the other session after DeleteSession: %q, %v; want it kept", email, err)
+	}
+	// Deleting again, or an id that never was, is no error.
+	for _, id := range []string{id, "", "not base64!"} {
+		if err := store.DeleteSession(ctx, id); err != nil {
+			t.Errorf("DeleteSession(%q): %v, want nil", id, err)
+		}
+	}
+}
+
 func TestStore_SessionItemHoldsOnlyTheIDsHash(t *testing.T) {
 	store, clk, client, table := newStore(t)
 	ctx := testCtx(t)

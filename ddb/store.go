@@ -43,6 +43,9 @@ var (
 	// ErrInvalidToken means a magic-link token is unknown, expired or
 	// already used; on purpose it does not say which.
 	ErrInvalidToken = errors.New("ddb: invalid or expired token")
+	// ErrClaimLost means a job's claim is no longer the caller's: it was
+	// completed, released, or taken over after its lease ran out.
+	ErrClaimLost = errors.New("ddb: job claim lost")
 )
 
 // Options configures a Store. The zero value of each field selects its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +121,40 @@ func TestStore_TokenWorksOnceOnly(t *testing.T) {
 	}
 }
 
+func TestStore_PeekTokenNamesItsUserAndSpendsNothing(t *testing.T) {
+	store, clk, _, _ := newStore(t)
+	ctx := testCtx(t)
+
+	token, err := store.CreateToken(ctx, " Ada@Example.com", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // a mail scanner, then the user
+		if email, err := store.PeekToken(ctx, token, clk.Now()); err != nil || email != "ada@example.com" {
+			t.Fatalf("PeekToken %d = %q, %v; want ada@example.com, nil", i+1, email, err)
+		}
+	}
+	if email, err := store.ConsumeToken(ctx, token, clk.Now()); err != nil || email != "ada@example.com" {
+		t.Fatalf("ConsumeToken after peeks = %q, %v; want it unspent", email, err)
+	}
+	// Spent, expired, unknown or malformed: the same error as ConsumeToken's.
+	expiring, _ := store.CreateToken(ctx, "bob@example.com", time.Minute)
+	unknown := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	for name, tc := range map[string]struct {
+		token string
+		at    time.Time
+	}{
+		"spent":     {token, clk.Now()},
+		"expired":   {expiring, clk.Now().Add(time.Minute + time.Second)},
+		"unknown":   {unknown, clk.Now()},
+		"malformed": {"not a token", clk.Now()},
+	} {
+		if _, err := store.PeekToken(ctx, tc.token, tc.at); !errors.Is(err, ddb.ErrInvalidToken) {
+			t.Errorf("PeekToken of a %s token: %v, want ErrInvalidToken", name, err)
+		}
+	}
+}
+
 func TestStore_ExpiredTokenIsInvalid(t *testing.T) {
 	store, clk, _, _ := newStore(t)
 	ctx := testCtx(t)
@@ -225,21 +260,52 @@ func TestStore_RateLimitAllowsFiveAnHourThenRefuses(t *testing.T) {
 	hour := time.Date(2030, 1, 2, 15, 0, 0, 0, time.UTC)
 	for i := range ddb.DefaultLinkLimit {
 		at := hour.Add(time.Duration(i) * time.Minute)
-		ok, err := store.AllowLink(ctx, "ada@example.com", at)
+		ok, err := store.AllowLink(ctx, "ada@example.com", fmt.Sprintf("job-%d", i), at)
 		if err != nil || !ok {
 			t.Fatalf("link %d at %s: %v, %v; want allowed", i+1, at, ok, err)
 		}
 	}
 	for _, at := range []time.Time{hour.Add(30 * time.Minute), hour.Add(time.Hour - time.Second)} {
-		if ok, err := store.AllowLink(ctx, " ADA@example.com ", at); err != nil || ok {
+		if ok, err := store.AllowLink(ctx, " ADA@example.com ", "job-6", at); err != nil || ok {
 			t.Fatalf("link 6 at %s: %v, %v; want refused", at, ok, err)
 		}
 	}
-	if ok, err := store.AllowLink(ctx, "bob@example.com", hour.Add(30*time.Minute)); err != nil || !ok {
+	if ok, err := store.AllowLink(ctx, "bob@example.com", "job-6", hour.Add(30*time.Minute)); err != nil || !ok {
 		t.Fatalf("another address: %v, %v; want allowed", ok, err)
 	}
-	if ok, err := store.AllowLink(ctx, "ada@example.com", hour.Add(time.Hour)); err != nil || !ok {
+	if ok, err := store.AllowLink(ctx, "ada@example.com", "job-6", hour.Add(time.Hour)); err != nil || !ok {
 		t.Fatalf("first link of the next hour: %v, %v; want allowed", ok, err)
+	}
+}
+
+func TestStore_RateLimitCountsAJobOnceHoweverOftenItAsks(t *testing.T) {
+	store, _, _, _ := newStore(t)
+	ctx := testCtx(t)
+
+	hour := time.Date(2030, 1, 2, 15, 0, 0, 0, time.UTC)
+	// The first job asks as often as retries and redeliveries make it:
+	// each time it is allowed, and it counts once.
+	for i := range ddb.DefaultLinkLimit + 2 {
+		if ok, err := store.AllowLink(ctx, "ada@example.com", "job-0", hour.Add(time.Duration(i)*time.Second)); err != nil || !ok {
+			t.Fatalf("ask %d of job-0: %v, %v; want allowed", i+1, ok, err)
+		}
+	}
+	// So four more jobs fit in the window, and the sixth does not.
+	for i := 1; i < ddb.DefaultLinkLimit; i++ {
+		if ok, err := store.AllowLink(ctx, "ada@example.com", fmt.Sprintf("job-%d", i), hour.Add(time.Minute)); err != nil || !ok {
+			t.Fatalf("job-%d: %v, %v; want allowed (job-0 counted once)", i, ok, err)
+		}
+	}
+	if ok, err := store.AllowLink(ctx, "ada@example.com", "job-5", hour.Add(time.Minute)); err != nil || ok {
+		t.Fatalf("job-5: %v, %v; want refused", ok, err)
+	}
+	// A job counted before the limit was reached is still allowed again;
+	// a refused one stays refused.
+	if ok, err := store.AllowLink(ctx, "ada@example.com", "job-3", hour.Add(2*time.Minute)); err != nil || !ok {
+		t.Fatalf("job-3 again: %v, %v; want allowed", ok, err)
+	}
+	if ok, err := store.AllowLink(ctx, "ada@example.com", "job-5", hour.Add(2*time.Minute)); err != nil || ok {
+		t.Fatalf("job-5 again: %v, %v; want refused", ok, err)
 	}
 }
 
@@ -319,6 +385,63 @@ func TestStore_StaleClaimIsTakenOverAfterItsLease(t *testing.T) {
 	}
 	if c, _ := store.ClaimJob(ctx, "job-1", time.Minute); c.Claimed {
 		t.Fatalf("claim after a stale owner's release = %+v, want still held", c)
+	}
+}
+
+func TestStore_RenewedClaimIsNotTakenOverUntilItsNewLeaseEnds(t *testing.T) {
+	store, clk, _, _ := newStore(t)
+	ctx := testCtx(t)
+
+	c, err := store.ClaimJob(ctx, "job-1", 5*time.Second)
+	if err != nil || !c.Claimed {
+		t.Fatalf("claim = %+v, %v", c, err)
+	}
+	// Renewed every 4 s for 20 s, the 5 s claim is never taken.
+	for range 5 {
+		clk.Add(4 * time.Second)
+		until, err := store.RenewJob(ctx, "job-1", c.Owner, 5*time.Second)
+		if err != nil || until.Before(clk.Now().Add(5*time.Second).Truncate(time.Second)) {
+			t.Fatalf("RenewJob = %s, %v; want a lease until now + 5 s", until, err)
+		}
+		if other, err := store.ClaimJob(ctx, "job-1", 5*time.Second); err != nil || other.Claimed || !other.LeaseUntil.Equal(until) {
+			t.Fatalf("claim while renewed = %+v, %v; want held until %s", other, err, until)
+		}
+	}
+	// Once the renewals stop, the lease runs out and another takes over.
+	clk.Add(6 * time.Second)
+	next, err := store.ClaimJob(ctx, "job-1", 5*time.Second)
+	if err != nil || !next.Claimed {
+		t.Fatalf("claim after the renewals stopped = %+v, %v; want claimed", next, err)
+	}
+	// The old owner has lost it: its renewal says so and changes nothing.
+	if _, err := store.RenewJob(ctx, "job-1", c.Owner, time.Hour); !errors.Is(err, ddb.ErrClaimLost) {
+		t.Fatalf("renewal by the old owner: %v, want ErrClaimLost", err)
+	}
+	clk.Add(6 * time.Second)
+	if again, err := store.ClaimJob(ctx, "job-1", 5*time.Second); err != nil || !again.Claimed {
+		t.Fatalf("claim after the new owner's lease = %+v, %v; want claimed (the old owner's renewal must not extend it)", again, err)
+	}
+}
+
+func TestStore_RenewingADoneOrReleasedClaimIsLost(t *testing.T) {
+	store, _, _, _ := newStore(t)
+	ctx := testCtx(t)
+
+	done, _ := store.ClaimJob(ctx, "job-done", time.Minute)
+	if err := store.CompleteJob(ctx, "job-done", "sent"); err != nil {
+		t.Fatal(err)
+	}
+	released, _ := store.ClaimJob(ctx, "job-released", time.Minute)
+	if err := store.ReleaseJob(ctx, "job-released", released.Owner); err != nil {
+		t.Fatal(err)
+	}
+	for id, owner := range map[string]string{"job-done": done.Owner, "job-released": released.Owner, "job-never": "nobody"} {
+		if _, err := store.RenewJob(ctx, id, owner, time.Minute); !errors.Is(err, ddb.ErrClaimLost) {
+			t.Errorf("RenewJob(%s): %v, want ErrClaimLost", id, err)
+		}
+	}
+	if c, _ := store.ClaimJob(ctx, "job-done", time.Minute); !c.Done {
+		t.Errorf("claim of the done job after a renewal = %+v, want still done", c)
 	}
 }
 

@@ -22,6 +22,25 @@ func (s *Store) CreateToken(ctx context.Context, email string, ttl time.Duration
 	return s.putSecret(ctx, skToken, email, ttl)
 }
 
+// PeekToken returns the email address token was made for without spending
+// it, so that a page can ask "sign in as ...?" before the token is used. A
+// token that ConsumeToken would refuse (unknown, expired at now, used, or
+// not well-formed) returns an error wrapping ErrInvalidToken.
+func (s *Store) PeekToken(ctx context.Context, token string, now time.Time) (string, error) {
+	raw, ok := decodeSecret(token)
+	if !ok {
+		return "", ErrInvalidToken
+	}
+	item, err := s.getSecret(ctx, skToken, raw, now)
+	if err != nil {
+		return "", fmt.Errorf("ddb: peek token: %w", err)
+	}
+	if item == nil || item["used_at"] != nil {
+		return "", ErrInvalidToken
+	}
+	return getS(item, "email"), nil
+}
+
 // ConsumeToken spends token and returns the email address it was made
 // for. It is one conditional write that succeeds only for a known token
 // that has not expired at now and was never used, so of any number of

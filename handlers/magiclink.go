@@ -28,14 +28,6 @@ const MagicLinkSubject = "Your sign-in link"
 // writes and one SES call, each retried by the SDK.
 const MagicLinkTimeout = 30 * time.Second
 
-// claimMargin is how long a magic-link job's idempotency claim outlasts
-// the handler's deadline, so that only a dead attempt's claim is taken over.
-const claimMargin = 30 * time.Second
-
-// releaseTimeout bounds the DynamoDB writes that settle a claim after the
-// handler's own context may have ended.
-const releaseTimeout = 5 * time.Second
-
 //go:embed templates/magic_link.html.tmpl templates/magic_link.txt.tmpl
 var magicLinkTemplates embed.FS
 
@@ -48,7 +40,7 @@ var (
 type MagicLinkStore interface {
 	JobClaims
 	GetUser(ctx context.Context, email string) (ddb.User, error)
-	AllowLink(ctx context.Context, email string, now time.Time) (bool, error)
+	AllowLink(ctx context.Context, email, jobID string, now time.Time) (bool, error)
 	CreateToken(ctx context.Context, email string, ttl time.Duration) (string, error)
 }
 
@@ -98,10 +90,10 @@ func (h *MagicLink) Handle(ctx context.Context, job jobs.MagicLink) error {
 	if !ok || d.ID == "" {
 		return consumer.Permanent(errors.New("magic link: no job id in the context: run the handler through the consumer"))
 	}
-	email := jobs.NormalizeEmail(job.Email)
-	log := h.logger().With("job_id", d.ID, "job_type", job.Type(), "email", email)
-
-	user, err := h.Store.GetUser(ctx, email)
+	// An address is logged only once it is known to be a user's: the logs
+	// must not collect what strangers type into the login form.
+	log := h.logger().With("job_id", d.ID, "job_type", job.Type())
+	user, err := h.Store.GetUser(ctx, job.Email)
 	if errors.Is(err, ddb.ErrNotFound) {
 		log.InfoContext(ctx, "magic link: no user with this address, sent nothing", "outcome", "unknown_user")
 		return nil
@@ -109,14 +101,15 @@ func (h *MagicLink) Handle(ctx context.Context, job jobs.MagicLink) error {
 	if err != nil {
 		return fmt.Errorf("magic link: %w", err)
 	}
+	log = log.With("email", user.Email)
 
-	return once(ctx, h.Store, d.ID, "magic link", log, func() (string, error) { return h.send(ctx, user, log) })
+	return once(ctx, h.Store, d.ID, "magic link", log, func(ctx context.Context) (string, error) { return h.send(ctx, d.ID, user, log) })
 }
 
-// send applies the rate limit, then creates a token and emails its link.
+// send applies the rate limit, counting job jobID once, then creates a token and emails its link.
 // It returns the result to record with the job's claim.
-func (h *MagicLink) send(ctx context.Context, user ddb.User, log *slog.Logger) (string, error) {
-	allowed, err := h.Store.AllowLink(ctx, user.Email, time.Now())
+func (h *MagicLink) send(ctx context.Context, jobID string, user ddb.User, log *slog.Logger) (string, error) {
+	allowed, err := h.Store.AllowLink(ctx, user.Email, jobID, time.Now())
 	if err != nil {
 		return "", fmt.Errorf("magic link: %w", err)
 	}
@@ -197,15 +190,6 @@ func humanDuration(d time.Duration) string {
 		return unit(int64(d/time.Second), "second")
 	}
 	return d.String()
-}
-
-// claimLease returns how long a job's claim must hold: past the handler's
-// deadline by claimMargin.
-func claimLease(ctx context.Context) time.Duration {
-	if deadline, ok := ctx.Deadline(); ok {
-		return time.Until(deadline) + claimMargin
-	}
-	return consumer.DefaultTimeout + claimMargin
 }
 
 func (h *MagicLink) logger() *slog.Logger {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
@@ -325,65 +326,138 @@ func TestMagicLink_SESErrorsAreTransientOrPermanentByKind(t *testing.T) {
 	}
 }
 
-func TestMagicLink_RedeliveredThroughTheConsumerSendsOneEmail(t *testing.T) {
-	h, store := newMagicLink(t)
-	to := recipient(t)
-	putUser(t, store, to, "Ada")
-	sqsClient := testenv.SQS(t)
-	queueURL, _ := testenv.NewQueue(t, sqsClient, testenv.QueueOptions{})
-	since := time.Now()
+// linkWorker is a consumer serving a queue of its own with a magic_link
+// handler until the test ends; a failed job is retried after 1 s.
+type linkWorker struct {
+	sqs     *sqs.Client
+	queue   string
+	handled chan error // each delivery's outcome, in order
+}
 
-	// Two copies of one job, as SQS's at-least-once delivery may give.
-	for range 2 {
-		_, err := sqsClient.SendMessage(context.Background(), &sqs.SendMessageInput{
-			QueueUrl:    aws.String(queueURL),
-			MessageBody: aws.String(`{"type":"magic_link","email":"` + to + `"}`),
-			MessageAttributes: map[string]sqstypes.MessageAttributeValue{
-				jobs.AttrJobID: {DataType: aws.String("String"), StringValue: aws.String("job-1")},
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	handled := make(chan error, 2)
+func serveLinks(t *testing.T, h *handlers.MagicLink) *linkWorker {
+	t.Helper()
+	client := testenv.SQS(t)
+	queue, _ := testenv.NewQueue(t, client, testenv.QueueOptions{MaxReceiveCount: 10})
+	w := &linkWorker{sqs: client, queue: queue, handled: make(chan error, 100)}
 	mux := consumer.NewMux()
 	consumer.Handle(mux, func(ctx context.Context, j jobs.MagicLink) error {
 		err := h.Handle(ctx, j)
-		handled <- err
+		w.handled <- err
 		return err
 	}, consumer.Timeout(20*time.Second))
-	c, err := consumer.New(sqsClient, mux, consumer.Config{
-		Queues:       []consumer.QueueConfig{{URL: queueURL, Concurrency: 1}},
+	c, err := consumer.New(client, mux, consumer.Config{
+		Queues:       []consumer.QueueConfig{{URL: queue, Concurrency: 1}},
 		WaitTime:     time.Second,
 		DrainTimeout: 5 * time.Second,
+		BackoffBase:  time.Second, BackoffMax: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runConsumer(t, c)
+	return w
+}
 
-	timeout := time.After(30 * time.Second)
+// send enqueues a magic_link job for to with job id id, as a producer
+// would; sending one id twice is SQS delivering a job twice.
+func (w *linkWorker) send(t *testing.T, id, to string) {
+	t.Helper()
+	_, err := w.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{
+		QueueUrl:    aws.String(w.queue),
+		MessageBody: aws.String(`{"type":"magic_link","email":"` + to + `"}`),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			jobs.AttrJobID: {DataType: aws.String("String"), StringValue: aws.String(id)},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// next returns the outcome of the next delivery the worker handles.
+func (w *linkWorker) next(t *testing.T, within time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-w.handled:
+		return err
+	case <-time.After(within):
+		t.Fatalf("no delivery handled within %s", within)
+		return nil
+	}
+}
+
+func TestMagicLink_RedeliveredThroughTheConsumerSendsOneEmail(t *testing.T) {
+	h, store := newMagicLink(t)
+	to := recipient(t)
+	putUser(t, store, to, "Ada")
+	w := serveLinks(t, h)
+	since := time.Now()
+
+	// Two copies of one job, as SQS's at-least-once delivery may give.
+	w.send(t, "job-1", to)
+	w.send(t, "job-1", to)
 	for i := range 2 {
-		select {
-		case err := <-handled:
-			if err != nil {
-				t.Fatalf("delivery %d: %v", i+1, err)
-			}
-		case <-timeout:
-			t.Fatalf("%d of 2 deliveries handled within 30 s", i)
+		if err := w.next(t, 30*time.Second); err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
 	if mails := mailsTo(t, since, to); len(mails) != 1 {
 		t.Fatalf("%d emails for one job delivered twice, want 1", len(mails))
+	}
+}
+
+func TestMagicLink_AJobRetriedAfterAFailedSendCountsOnceAgainstTheHourlyLimit(t *testing.T) {
+	// One link an hour, and SES fails the first send: the job's retry
+	// must still mail, and then the hour's one link is spent.
+	client := testenv.DynamoDB(t)
+	store := ddb.New(client, testenv.NewTable(t, client), func(o *ddb.Options) { o.LinkLimit = 1 })
+	h := &handlers.MagicLink{
+		Store:   store,
+		Mail:    testenv.SESv2(t, injectFaults(fault{status: 500, code: "InternalServiceErrorException"})),
+		From:    "no-reply@example.com",
+		BaseURL: baseURL,
+	}
+	to := recipient(t)
+	putUser(t, store, to, "Ada")
+	w := serveLinks(t, h)
+	since := time.Now()
+
+	w.send(t, "job-1", to)
+	if err := w.next(t, 30*time.Second); err == nil || consumer.IsPermanent(err) {
+		t.Fatalf("first delivery: %v, want the injected SES failure (transient)", err)
+	}
+	if err := w.next(t, 30*time.Second); err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if mails := mailsTo(t, since, to); len(mails) != 1 {
+		t.Fatalf("%d emails after the redelivery, want 1 (the retry must not count as a second link)", len(mails))
+	}
+	w.send(t, "job-2", to)
+	if err := w.next(t, 30*time.Second); err != nil {
+		t.Fatalf("second job: %v, want nil (over the limit ends the job quietly)", err)
+	}
+	if mails := mailsTo(t, since, to); len(mails) != 1 {
+		t.Fatalf("%d emails after a second job within the hour, want 1 (the limit is 1)", len(mails))
+	}
+}
+
+func TestMagicLink_UnknownAddressIsNotLogged(t *testing.T) {
+	var logs strings.Builder // Handle runs on this goroutine
+	h, store := newMagicLink(t)
+	h.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	known, unknown := recipient(t), "stranger-"+recipient(t)
+	putUser(t, store, known, "Ada")
+
+	for i, to := range []string{unknown, known} {
+		if err := h.Handle(delivered(t, fmt.Sprintf("job-%d", i)), jobs.MagicLink{Email: to}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local, _, _ := strings.Cut(unknown, "@")
+	if strings.Contains(logs.String(), local) {
+		t.Errorf("the logs hold the unknown address %s:\n%s", unknown, logs.String())
+	}
+	if !strings.Contains(logs.String(), `"outcome":"unknown_user"`) || !strings.Contains(logs.String(), `"outcome":"sent"`) {
+		t.Errorf("the logs lack the two outcomes:\n%s", logs.String())
 	}
 }

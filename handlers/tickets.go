@@ -90,7 +90,7 @@ func (h *Tickets) Order(ctx context.Context, j jobs.TicketOrder) error {
 	if _, err := h.Store.CreateBatch(ctx, j.OrderID, j.Tickets, OrderTTL); err != nil {
 		return fmt.Errorf("ticket order: %w", err)
 	}
-	return once(ctx, h.Store, "fanout-"+j.OrderID, "ticket order", log, func() (string, error) {
+	return once(ctx, h.Store, "fanout-"+j.OrderID, "ticket order", log, func(ctx context.Context) (string, error) {
 		js := make([]jobs.Job, j.Tickets)
 		for i := range js {
 			js[i] = jobs.GenerateTicket{OrderID: j.OrderID, Number: i + 1, Total: j.Tickets, Event: j.Event, Attendee: j.Email}
@@ -205,7 +205,7 @@ func (h *Tickets) Dispatch(ctx context.Context, j jobs.DispatchTickets) error {
 	}
 	for k, part := range parts {
 		id := fmt.Sprintf("%s-part-%d-of-%d", DispatchJobID(j.OrderID), k+1, len(parts))
-		err := once(ctx, h.Store, id, "dispatch tickets", log, func() (string, error) {
+		err := once(ctx, h.Store, id, "dispatch tickets", log, func(ctx context.Context) (string, error) {
 			out, err := h.Mail.SendEmail(ctx, TicketEmail(h.From, order.Email, order.Event, k+1, len(parts), part))
 			if err != nil {
 				return "", fmt.Errorf("dispatch tickets: email %d of %d: %w", k+1, len(parts), err)

@@ -103,6 +103,10 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"negative pollers", []string{"BUSYWORK_POLLERS=-1"}, []string{"worker"}, "BUSYWORK_POLLERS=-1: want at least 1"},
 		{"bad log level", []string{"BUSYWORK_LOG_LEVEL=loud"}, []string{"bootstrap"}, `BUSYWORK_LOG_LEVEL="loud"`},
 		{"zero concurrency", []string{"BUSYWORK_CONCURRENCY=0"}, []string{"send", "ping", "{}"}, "BUSYWORK_CONCURRENCY=0: want at least 1"},
+		{"zero login burst", []string{"BUSYWORK_LOGIN_BURST=0"}, []string{"web"}, "busywork web: BUSYWORK_LOGIN_BURST=0: want at least 1"},
+		{"zero login interval", []string{"BUSYWORK_LOGIN_INTERVAL=0s"}, []string{"web"}, "busywork web: BUSYWORK_LOGIN_INTERVAL=0s: want a positive duration"},
+		{"bad login interval", []string{"BUSYWORK_LOGIN_INTERVAL=often"}, []string{"web"}, `BUSYWORK_LOGIN_INTERVAL="often": not a duration`},
+		{"bad trust-forwarded-for", []string{"BUSYWORK_TRUST_FORWARDED_FOR=maybe"}, []string{"web"}, `BUSYWORK_TRUST_FORWARDED_FOR="maybe"`},
 	}
 	// The worker checks its consumer settings once the AWS configuration,
 	// which needs a region, is loaded: give one, whatever the caller's

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -41,6 +42,13 @@ type Config struct {
 	AdminAddr string `envconfig:"ADMIN_ADDR" default:"127.0.0.1:9090"`
 	// WebAddr is where the demo web app listens.
 	WebAddr string `envconfig:"WEB_ADDR" default:"127.0.0.1:8080"`
+	// LoginBurst and LoginInterval are the web app's login throttle: per
+	// client, a burst of POST /auth/magic-link, then one per interval.
+	LoginBurst    int           `envconfig:"LOGIN_BURST" default:"5"`
+	LoginInterval time.Duration `envconfig:"LOGIN_INTERVAL" default:"10s"`
+	// TrustForwardedFor makes the throttle take the client's address from
+	// X-Forwarded-For (set it only behind a proxy that always sets it).
+	TrustForwardedFor bool `envconfig:"TRUST_FORWARDED_FOR"`
 	// MaxReceiveCount is the redrive policy's maxReceiveCount that
 	// bootstrap sets.
 	MaxReceiveCount int `envconfig:"MAX_RECEIVE_COUNT" default:"5"`
@@ -72,6 +80,10 @@ func loadConfig() (Config, error) {
 		return c, &configError{fmt.Sprintf("%s_MAX_EMAIL_BYTES=%d: want 1 MiB to 40 MiB (SES's limit)", envPrefix, c.MaxEmailBytes)}
 	case c.MaxReceiveCount < 1 || c.MaxReceiveCount > 1000:
 		return c, &configError{fmt.Sprintf("%s_MAX_RECEIVE_COUNT=%d: want 1 to 1000", envPrefix, c.MaxReceiveCount)}
+	case c.LoginBurst < 1:
+		return c, &configError{fmt.Sprintf("%s_LOGIN_BURST=%d: want at least 1", envPrefix, c.LoginBurst)}
+	case c.LoginInterval <= 0:
+		return c, &configError{fmt.Sprintf("%s_LOGIN_INTERVAL=%s: want a positive duration", envPrefix, c.LoginInterval)}
 	}
 	for _, l := range c.lanes() {
 		if err := l.check(); err != nil {

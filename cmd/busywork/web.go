@@ -33,14 +33,21 @@ var webCommand = &command{
 	run:     runWeb,
 	help: `Serves the demo web app on BUSYWORK_WEB_ADDR (default 127.0.0.1:8080):
 
-  GET  /                 a login form
+  GET  /                 the login and order forms; when signed in, who is
+                         signed in, a sign-out button and the order form
   POST /auth/magic-link  enqueues a magic_link job on its lane's queue (the
                          critical lane's: BUSYWORK_CRITICAL_QUEUE, default
-                         busywork-critical) and answers 202,
-                         the same whether or not the user exists; 503 with
+                         busywork-critical) and answers 202, the same whether
+                         or not the user exists; 429 with Retry-After for a
+                         client over the login throttle; 503 with
                          Retry-After when SQS does not take the job
-  GET  /auth/verify      spends a mailed link's token and starts a 24h session
-                         (cookie; the table BUSYWORK_TABLE keeps its hash)
+  GET  /auth/verify      the mailed link: a page naming the account with a
+                         "Sign in" button; opening it spends nothing
+  POST /auth/verify      that button: spends the token once, starts a 24h
+                         session (cookie; the table BUSYWORK_TABLE keeps its
+                         hash) and redirects to /
+  POST /auth/sign-out    deletes the session and clears the cookie
+  POST /orders           enqueues a ticket order; GET /orders/ID its progress
   GET  /healthz          200 "ok"
   GET  /metrics          Prometheus metrics: busywork_web_requests_total,
                          busywork_web_send_duration_seconds,
@@ -49,6 +56,15 @@ var webCommand = &command{
 Every request's AWS calls share a 1s deadline; the SQS and DynamoDB clients
 give each attempt 250ms and make up to 3, so a retry fits inside it. A call
 that fails answers 503 with Retry-After: 1 at once.
+
+POSTs a browser sends from another origin get 403 (Sec-Fetch-Site, else
+Origin against Host); requests with neither header, such as curl's, are
+served. The login throttle lets each client address BUSYWORK_LOGIN_BURST
+(default 5) requests at once, then one per BUSYWORK_LOGIN_INTERVAL (default
+10s), remembering up to 10,000 clients. The address is the connection's
+peer; behind a load balancer set BUSYWORK_TRUST_FORWARDED_FOR=true to take
+the last X-Forwarded-For entry instead (only if the balancer always sets
+it). IPv6 clients count by /64.
 
 Sends are micro-batched (concurrent requests share one SQS call). The worker
 ('busywork worker') mails the links, pointing at BUSYWORK_BASE_URL (default
@@ -86,6 +102,10 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
 		Metrics: newMetricsRegistry(),
+
+		LoginBurst:        cfg.LoginBurst,
+		LoginInterval:     cfg.LoginInterval,
+		TrustForwardedFor: cfg.TrustForwardedFor,
 	})
 
 	ln, err := net.Listen("tcp", cfg.WebAddr)

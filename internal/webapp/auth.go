@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
 
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/jobs"
@@ -19,7 +21,8 @@ type answer struct {
 }
 
 // requestLink enqueues a magic_link job for the posted address. It does
-// not look the user up: the only AWS call is the SQS send.
+// not look the user up: the only AWS call is the SQS send. A client over
+// the login throttle gets 429 before its body is read.
 func (a *app) requestLink(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	asJSON := isJSON(r)
@@ -37,6 +40,11 @@ func (a *app) requestLink(w http.ResponseWriter, r *http.Request) {
 			title = "Something went wrong"
 		}
 		a.writePage(w, code, page{Title: title, Message: msg, Form: code == http.StatusBadRequest})
+	}
+	if wait := a.throttle.wait(clientOf(r, a.trustForward)); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		reply(http.StatusTooManyRequests, msgTooMany)
+		return
 	}
 
 	email, err := postedEmail(r, asJSON)
@@ -91,15 +99,38 @@ func postedEmail(r *http.Request, asJSON bool) (string, error) {
 	return body.Email, nil
 }
 
-// verify spends the link's token and starts a session.
-func (a *app) verify(w http.ResponseWriter, r *http.Request) {
-	// The token is in the URL: keep it out of caches and Referer headers.
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-
-	email, err := a.store.ConsumeToken(r.Context(), r.URL.Query().Get("token"), a.now())
+// confirm answers the mailed link (GET /auth/verify?token=...) with a
+// page that asks the user to sign in: a form that posts the token to
+// POST /auth/verify. Opening the link spends nothing, so the mail
+// scanners that open links first do not use it up, and the page names
+// the account, so a link someone else sent signs nobody in unawares.
+func (a *app) confirm(w http.ResponseWriter, r *http.Request) {
+	keepTokenPrivate(w)
+	token := r.URL.Query().Get("token")
+	email, err := a.store.PeekToken(r.Context(), token, a.now())
 	if errors.Is(err, ddb.ErrInvalidToken) {
-		a.writePage(w, http.StatusUnauthorized, page{Title: "Link not valid", Message: msgBadToken, Form: true})
+		a.invalidLink(w)
+		return
+	}
+	if err != nil {
+		a.unavailable(w, "read token", err)
+		return
+	}
+	a.writePage(w, http.StatusOK, page{Title: "Sign in", Confirm: &confirmForm{Token: token, Email: email}})
+}
+
+// verify spends the posted token (the form of the confirm page) and starts
+// a session: it sets the session cookie and redirects to /.
+func (a *app) verify(w http.ResponseWriter, r *http.Request) {
+	keepTokenPrivate(w)
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		a.writePage(w, http.StatusBadRequest, page{Title: "Link not valid", Message: "form: " + err.Error(), Form: true})
+		return
+	}
+	email, err := a.store.ConsumeToken(r.Context(), r.PostForm.Get("token"), a.now())
+	if errors.Is(err, ddb.ErrInvalidToken) {
+		a.invalidLink(w)
 		return
 	}
 	if err != nil {
@@ -113,7 +144,41 @@ func (a *app) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, sessionCookie(id, a.sessionTTL, a.secureCookies))
-	a.writePage(w, http.StatusOK, page{Title: "Signed in", Email: email})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// signOut deletes the session of the request's cookie, clears the cookie
+// and redirects to /.
+func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if err := a.store.DeleteSession(r.Context(), c.Value); err != nil {
+			a.unavailable(w, "delete session", err)
+			return
+		}
+	}
+	http.SetCookie(w, expiredSessionCookie(a.secureCookies))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// invalidLink answers a token that is unknown, expired or used.
+func (a *app) invalidLink(w http.ResponseWriter) {
+	a.writePage(w, http.StatusUnauthorized, page{Title: "Link not valid", Message: msgBadToken, Form: true})
+}
+
+// keepTokenPrivate keeps a page that carries a token out of caches and
+// its URL out of Referer headers.
+func keepTokenPrivate(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+}
+
+// crossOrigin answers a POST that http.CrossOriginProtection refused.
+func (a *app) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	if isJSON(r) {
+		a.writeJSON(w, http.StatusForbidden, answer{Error: msgCrossOrigin})
+		return
+	}
+	a.writePage(w, http.StatusForbidden, page{Title: "Request refused", Message: msgCrossOrigin})
 }
 
 // unavailable logs a failed AWS call and answers 503 with Retry-After.

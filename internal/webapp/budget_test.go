@@ -2,6 +2,7 @@ package webapp_test
 
 import (
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -168,12 +169,22 @@ func TestDynamoDBPaths_SlowDynamoDBAnswers503WithinTheRequestDeadline(t *testing
 				t.Fatal(err)
 			}
 
+			session, err := e.store.CreateSession(t.Context(), recipient(t, "ada"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+
 			proxy.Set(testenv.Delay{Before: slowAnswer})
-			for _, tc := range []struct{ route, path string }{
-				{"GET /auth/verify", "/auth/verify?token=" + token},
-				{"GET /orders/{id}", "/orders/" + order},
+			for _, tc := range []struct{ route, method, path, body string }{
+				{"GET /auth/verify", http.MethodGet, "/auth/verify?token=" + token, ""},
+				{"POST /auth/verify", http.MethodPost, "/auth/verify", url.Values{"token": {token}}.Encode()},
+				{"GET /{$}", http.MethodGet, "/", ""}, // with the session cookie
+				{"POST /auth/sign-out", http.MethodPost, "/auth/sign-out", ""},
+				{"GET /orders/{id}", http.MethodGet, "/orders/" + order, ""},
 			} {
-				r, took := timed(t, newRequest(t, http.MethodGet, e.srv.URL+tc.path, "", ""))
+				req := newRequest(t, tc.method, e.srv.URL+tc.path, "application/x-www-form-urlencoded", tc.body)
+				req.AddCookie(&http.Cookie{Name: webapp.SessionCookie, Value: session})
+				r, took := timed(t, req)
 				if r.status != http.StatusServiceUnavailable || r.retryAfter != "1" || len(r.cookies) != 0 {
 					t.Errorf("%s: %d Retry-After %q cookies %v, want 503 with Retry-After: 1 and no cookie:\n%s", tc.route, r.status, r.retryAfter, r.cookies, r.body)
 				}

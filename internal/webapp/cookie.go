@@ -22,3 +22,11 @@ func sessionCookie(id string, ttl time.Duration, secure bool) *http.Cookie {
 		SameSite: http.SameSiteLaxMode,
 	}
 }
+
+// expiredSessionCookie returns the cookie that makes a browser delete the
+// session cookie.
+func expiredSessionCookie(secure bool) *http.Cookie {
+	c := sessionCookie("", 0, secure)
+	c.MaxAge = -1
+	return c
+}

@@ -12,19 +12,40 @@
 //
 // Routes:
 //
-//	GET  /                 the login form
+//	GET  /                 the login and order forms; to a signed-in user
+//	                       (session cookie), who is signed in, a sign-out
+//	                       button and the order form
 //	POST /auth/magic-link  enqueue a magic_link job; 202 whether or not the
-//	                       user exists, 400 for a malformed address, 503
-//	                       with Retry-After when SQS does not take the job
-//	GET  /auth/verify      spend ?token=, start a session (cookie); 401 for
-//	                       a used, expired or unknown token
+//	                       user exists, 400 for a malformed address, 429
+//	                       with Retry-After for a client over the login
+//	                       throttle, 503 with Retry-After when SQS does
+//	                       not take the job
+//	GET  /auth/verify      the mailed link (?token=): a page that names the
+//	                       account and asks to sign in; spends nothing, so
+//	                       mail scanners that open links change nothing;
+//	                       401 for a used, expired or unknown token
+//	POST /auth/verify      the confirm page's form (field token): spends
+//	                       the token once, starts a session (cookie) and
+//	                       redirects (303) to /; 401 as above
+//	POST /auth/sign-out    delete the session, clear the cookie, 303 to /
+//	POST /orders           enqueue a ticket order (see orders.go)
+//	GET  /orders/{id}      an order's progress as JSON
 //	GET  /healthz          200 "ok"
 //	GET  /metrics          Prometheus metrics, when Config.Metrics is set
 //
 // POST /auth/magic-link takes a form (field email) and answers HTML, or a
 // JSON body {"email": "..."} and answers JSON. Its answer never depends on
 // whether the address belongs to a user: the handler does not look the
-// user up, so neither the bytes nor the timing can tell.
+// user up, so neither the bytes nor the timing can tell. Its throttle is
+// a token bucket per client address (Config.LoginBurst, LoginInterval;
+// the connection's peer unless Config.TrustForwardedFor), for at most
+// MaxThrottledClients clients at once.
+//
+// Every POST is refused with 403 when a browser says it comes from
+// another origin (http.CrossOriginProtection): its Sec-Fetch-Site header
+// is anything but same-origin or none, or, from a browser that sends no
+// Sec-Fetch-Site, its Origin's host is not the request's Host. Requests
+// with neither header (curl, scripts) are served.
 //
 // Every request's AWS calls share a deadline of [RequestTimeout] (1 s), and
 // a call that fails or passes it answers 503 with Retry-After: 1 at once.
@@ -33,7 +54,7 @@
 //
 // Metrics (with Config.Metrics):
 //
-//	busywork_web_requests_total{route,code}            requests by route pattern ("POST /auth/magic-link"; "unmatched" for 404s and 405s) and status code
+//	busywork_web_requests_total{route,code}            requests by route pattern ("POST /auth/magic-link"; "unmatched" for 404s, 405s and refused cross-origin POSTs) and status code
 //	busywork_web_send_duration_seconds{type,outcome}   producer.Send's duration, retries included; outcome sent, failed (answered 503) or refused (before any network call)
 //	busywork_web_send_failures_total{type}             sends that failed: SQS did not take the job in time
 package webapp

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
+
+	"github.com/busywork/busywork/ddb"
 )
 
 //go:embed templates/page.html.tmpl
@@ -18,9 +21,17 @@ var pageTemplate = template.Must(template.ParseFS(templates, "templates/page.htm
 type page struct {
 	Title   string
 	Message string
-	Email   string // the logged-in user, when set
-	Form    bool   // show the login and order forms
-	OrderID string // an order whose progress the page follows
+	Email   string       // the signed-in user, when set: shown with a sign-out button instead of the login form
+	Form    bool         // show the login (unless signed in) and order forms
+	OrderID string       // an order whose progress the page follows
+	Confirm *confirmForm // the confirm page of a mailed link
+}
+
+// confirmForm is the confirm page's form: it posts Token to POST
+// /auth/verify, signing in as Email.
+type confirmForm struct {
+	Token string
+	Email string
 }
 
 // Fixed answers of POST /auth/magic-link. The accepted one says nothing
@@ -29,6 +40,8 @@ const (
 	msgAccepted    = "If an account exists for that address, a sign-in link is on its way."
 	msgUnavailable = "We could not take your request just now. Please try again in a moment."
 	msgBadToken    = "This sign-in link is invalid, expired or already used. Please request a new one."
+	msgTooMany     = "Too many sign-in requests from your network. Please wait a little and try again."
+	msgCrossOrigin = "This form was sent from another site, so it was refused. Please use the forms on this site."
 )
 
 // writePage renders p with status code.
@@ -62,6 +75,24 @@ func writeBody(w http.ResponseWriter, code int, contentType string, body []byte)
 	_, _ = w.Write(body) // a failed write is the client's problem
 }
 
-func (a *app) index(w http.ResponseWriter, _ *http.Request) {
-	a.writePage(w, http.StatusOK, page{Title: "Sign in", Form: true})
+// index shows the login and order forms, or, to a signed-in user, who is
+// signed in with a sign-out button and the order form. A session cookie
+// that names no live session is cleared.
+func (a *app) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	c, err := r.Cookie(SessionCookie)
+	if err != nil {
+		a.writePage(w, http.StatusOK, page{Title: "Sign in", Form: true})
+		return
+	}
+	email, err := a.store.GetSession(r.Context(), c.Value, a.now())
+	switch {
+	case errors.Is(err, ddb.ErrNotFound):
+		http.SetCookie(w, expiredSessionCookie(a.secureCookies))
+		a.writePage(w, http.StatusOK, page{Title: "Sign in", Form: true})
+	case err != nil:
+		a.unavailable(w, "read session", err)
+	default:
+		a.writePage(w, http.StatusOK, page{Title: "Welcome", Email: email, Form: true})
+	}
 }

@@ -1,6 +1,7 @@
 package webapp
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -34,11 +35,15 @@ type Sender interface {
 
 var _ Sender = (*producer.Producer)(nil)
 
-// Store is the part of *ddb.Store the app uses: spending magic-link tokens,
-// starting sessions, and reading the progress of ticket orders.
+// Store is the part of *ddb.Store the app uses: reading and spending
+// magic-link tokens, starting, reading and ending sessions, and reading
+// the progress of ticket orders.
 type Store interface {
+	PeekToken(ctx context.Context, token string, now time.Time) (string, error)
 	ConsumeToken(ctx context.Context, token string, now time.Time) (string, error)
 	CreateSession(ctx context.Context, email string, ttl time.Duration) (string, error)
+	GetSession(ctx context.Context, id string, now time.Time) (string, error)
+	DeleteSession(ctx context.Context, id string) error
 	OrderStatus(ctx context.Context, id string) (ddb.OrderStatus, error)
 }
 
@@ -63,6 +68,23 @@ type Config struct {
 	// the package comment), and GET /metrics serves all it holds in
 	// Prometheus's format. nil records and serves none.
 	Metrics *prometheus.Registry
+
+	// LoginBurst is how many POST /auth/magic-link requests one client
+	// may make at once; after that it earns one per LoginInterval, and a
+	// request over the limit gets 429 with Retry-After (whatever the
+	// address, so the answers still say nothing about who has an
+	// account). 0 means DefaultLoginBurst.
+	LoginBurst int
+	// LoginInterval is how often a client earns one more request once its
+	// burst is spent. 0 means DefaultLoginInterval.
+	LoginInterval time.Duration
+	// TrustForwardedFor makes the throttle take a client's address from
+	// the last entry of X-Forwarded-For, as a load balancer in front of
+	// the app appends it. Leave it off unless such a proxy always sets
+	// the header: a client could write any address there. Off, the client
+	// is the connection's peer (RemoteAddr), which behind a proxy is the
+	// proxy itself.
+	TrustForwardedFor bool
 }
 
 // app holds the handlers' shared state.
@@ -74,10 +96,15 @@ type app struct {
 	secureCookies bool
 	now           func() time.Time
 	metrics       *metrics
+	throttle      *throttle
+	trustForward  bool
 }
 
-// New returns the app's handler. It panics if cfg.Sender or cfg.Store is
-// nil. It starts no goroutine and makes no network call.
+// New returns the app's handler. Cross-origin POSTs are refused with 403
+// (http.CrossOriginProtection: a browser's Sec-Fetch-Site header, else its
+// Origin against the Host; a request with neither, such as curl's, is
+// let through). It panics if cfg.Sender or cfg.Store is nil, or a setting
+// is negative. It starts no goroutine and makes no network call.
 func New(cfg Config) http.Handler {
 	if cfg.Sender == nil || cfg.Store == nil {
 		panic("webapp.New: Config.Sender and Config.Store are required")
@@ -99,6 +126,13 @@ func New(cfg Config) http.Handler {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	if cfg.LoginBurst < 0 || cfg.LoginInterval < 0 {
+		panic("webapp.New: Config.LoginBurst and Config.LoginInterval must not be negative")
+	}
+	a.throttle = newThrottle(cmp.Or(cfg.LoginInterval, DefaultLoginInterval), cmp.Or(cfg.LoginBurst, DefaultLoginBurst),
+		MaxThrottledClients, a.now)
+	a.trustForward = cfg.TrustForwardedFor
+
 	mux := http.NewServeMux()
 	if cfg.Metrics != nil {
 		a.metrics = newMetrics(cfg.Metrics)
@@ -107,23 +141,29 @@ func New(cfg Config) http.Handler {
 	}
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("POST /auth/magic-link", a.requestLink)
-	mux.HandleFunc("GET /auth/verify", a.verify)
+	mux.HandleFunc("GET /auth/verify", a.confirm)
+	mux.HandleFunc("POST /auth/verify", a.verify)
+	mux.HandleFunc("POST /auth/sign-out", a.signOut)
 	mux.HandleFunc("POST /orders", a.order)
 	mux.HandleFunc("GET /orders/{id}", a.orderStatus)
 	mux.HandleFunc("GET /healthz", healthz)
-	return a.serve(mux)
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(a.crossOrigin))
+	return a.serve(cop.Handler(mux))
 }
 
-// serve runs every request through mux under a deadline of RequestTimeout,
-// which every AWS call a handler makes inherits from the request's
-// context, and counts it by route and status code.
-func (a *app) serve(mux *http.ServeMux) http.Handler {
+// serve runs every request through h (the mux behind the cross-origin
+// check) under a deadline of RequestTimeout, which every AWS call a
+// handler makes inherits from the request's context, and counts it by
+// route and status code.
+func (a *app) serve(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-		mux.ServeHTTP(rec, r) // sets r.Pattern
+		h.ServeHTTP(rec, r) // the mux sets r.Pattern; a refused request has none
 		a.metrics.request(r.Pattern, rec.code)
 	})
 }

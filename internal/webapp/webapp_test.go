@@ -3,6 +3,7 @@ package webapp_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,6 +52,7 @@ type envOptions struct {
 	// sdkRetries makes the app's clients with the SDK's own retryer and
 	// no attempt timeout, instead of awsclient.Interactive's.
 	sdkRetries bool
+	app        func(*webapp.Config) // adjusts the app's configuration
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -65,12 +67,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 		webCfg = awsclient.Interactive(webCfg)
 	}
 	sender := producer.New(sqs.NewFromConfig(webCfg, o.sqsOpts...), queueURL, o.prodOpts...)
-	srv := httptest.NewServer(webapp.New(webapp.Config{
+	cfg := webapp.Config{
 		Sender:  sender,
 		Store:   ddb.New(awsclient.NewDynamoDB(webCfg, o.ddbOpts...), table),
 		Logger:  slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Metrics: prometheus.NewRegistry(),
-	}))
+	}
+	if o.app != nil {
+		o.app(&cfg)
+	}
+	srv := httptest.NewServer(webapp.New(cfg))
 	t.Cleanup(srv.Close)
 	return &env{srv: srv, store: store, sqs: sqsClient, queueURL: queueURL, table: table}
 }
@@ -87,7 +93,13 @@ type reply struct {
 
 func do(t *testing.T, req *http.Request) reply {
 	t.Helper()
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	return doWith(t, http.DefaultTransport, req)
+}
+
+// doWith is do through rt.
+func doWith(t *testing.T, rt http.RoundTripper, req *http.Request) reply {
+	t.Helper()
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -226,7 +238,8 @@ func TestRoutes_EnforceMethods(t *testing.T) {
 	}{
 		{http.MethodGet, "/auth/magic-link", http.StatusMethodNotAllowed},
 		{http.MethodPut, "/auth/magic-link", http.StatusMethodNotAllowed},
-		{http.MethodPost, "/auth/verify", http.StatusMethodNotAllowed},
+		{http.MethodPut, "/auth/verify", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/auth/sign-out", http.StatusMethodNotAllowed},
 		{http.MethodPost, "/", http.StatusMethodNotAllowed},
 		{http.MethodGet, "/orders", http.StatusMethodNotAllowed},
 		{http.MethodPut, "/orders/x", http.StatusMethodNotAllowed},
@@ -377,7 +390,45 @@ func waitForLink(t *testing.T, since time.Time, to, baseURL string) string {
 	return ""
 }
 
-func TestLogin_EndToEndLinkWorksOnce(t *testing.T) {
+// sessionCookie returns the session cookie among cookies, or nil.
+func sessionCookie(cookies []*http.Cookie) *http.Cookie {
+	for _, c := range cookies {
+		if c.Name == webapp.SessionCookie {
+			return c
+		}
+	}
+	return nil
+}
+
+// tokenOf returns the token of a mailed link.
+func tokenOf(t *testing.T, link string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("token")
+}
+
+// postVerify posts the confirm page's form, with extra headers.
+func (e *env) postVerify(t *testing.T, token string, headers ...string) reply {
+	t.Helper()
+	req := newRequest(t, http.MethodPost, e.srv.URL+"/auth/verify", "application/x-www-form-urlencoded", url.Values{"token": {token}}.Encode())
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return do(t, req)
+}
+
+// getWithCookie GETs path with the session cookie c.
+func (e *env) getWithCookie(t *testing.T, path string, c *http.Cookie) reply {
+	t.Helper()
+	req := newRequest(t, http.MethodGet, e.srv.URL+path, "", "")
+	req.AddCookie(c)
+	return do(t, req)
+}
+
+func TestLogin_OpeningTheLinkSpendsNothingAndItsConfirmPostSignsInOnce(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	to := recipient(t, "ada")
 	if err := e.store.PutUser(t.Context(), to, "Ada <b>Lovelace</b>"); err != nil {
@@ -390,35 +441,52 @@ func TestLogin_EndToEndLinkWorksOnce(t *testing.T) {
 		t.Fatalf("POST: %d %s", r.status, r.body)
 	}
 	link := waitForLink(t, since, to, e.srv.URL)
+	token := tokenOf(t, link)
 
-	first := do(t, newRequest(t, http.MethodGet, link, "", ""))
-	if first.status != http.StatusOK || !strings.Contains(first.body, "logged in as <strong>"+to+"</strong>") {
-		t.Fatalf("first GET: %d, want 200 naming %s:\n%s", first.status, to, first.body)
-	}
-	var session *http.Cookie
-	for _, c := range first.cookies {
-		if c.Name == webapp.SessionCookie {
-			session = c
+	// A mail scanner opens the link, then the user does: each gets the
+	// confirm page, naming the account, and nothing is spent.
+	for _, who := range []string{"the scanner", "the user"} {
+		r := do(t, newRequest(t, http.MethodGet, link, "", ""))
+		if r.status != http.StatusOK || len(r.cookies) != 0 {
+			t.Fatalf("GET by %s: %d with cookies %v, want 200 and none:\n%s", who, r.status, r.cookies, r.body)
+		}
+		for _, want := range []string{`<form method="post" action="/auth/verify">`, `<input type="hidden" name="token" value="` + token + `">`,
+			"Sign in as <strong>" + to + "</strong>?"} {
+			if !strings.Contains(r.body, want) {
+				t.Fatalf("GET by %s: the confirm page lacks %s:\n%s", who, want, r.body)
+			}
+		}
+		if email, err := e.store.PeekToken(t.Context(), token, time.Now()); err != nil || email != to {
+			t.Fatalf("after the GET by %s the token is %q, %v; want unspent", who, email, err)
 		}
 	}
-	if session == nil {
-		t.Fatalf("no %s cookie in %v", webapp.SessionCookie, first.cookies)
+
+	// The confirm POST spends the token, starts the session and goes to /.
+	first := e.postVerify(t, token)
+	session := sessionCookie(first.cookies)
+	if first.status != http.StatusSeeOther || first.location != "/" || session == nil {
+		t.Fatalf("confirm POST: %d to %q with cookies %v, want 303 to / with a session cookie:\n%s", first.status, first.location, first.cookies, first.body)
 	}
 	if !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/" || session.MaxAge != 86400 || session.Secure {
 		t.Errorf("cookie %s: want HttpOnly, SameSite=Lax, Path=/, Max-Age=86400, not Secure on http", session)
 	}
-	email, err := e.store.GetSession(t.Context(), session.Value, time.Now())
-	if err != nil || email != to {
-		t.Errorf("GetSession(cookie) = %q, %v; want %q", email, err, to)
+	index := e.getWithCookie(t, "/", session)
+	if index.status != http.StatusOK || !strings.Contains(index.body, "Signed in as <strong>"+to+"</strong>") ||
+		!strings.Contains(index.body, `<form method="post" action="/auth/sign-out">`) || strings.Contains(index.body, `action="/auth/magic-link"`) {
+		t.Fatalf("GET / signed in: %d, want who is signed in, a sign-out button and no login form:\n%s", index.status, index.body)
 	}
 
-	second := do(t, newRequest(t, http.MethodGet, link, "", ""))
-	if second.status != http.StatusUnauthorized || len(second.cookies) != 0 {
-		t.Fatalf("second GET: %d with cookies %v, want 401 and none", second.status, second.cookies)
+	// The token is spent: a second POST and a later GET are refused.
+	second := e.postVerify(t, token)
+	if second.status != http.StatusUnauthorized || len(second.cookies) != 0 || !strings.Contains(second.body, "invalid, expired or already used") {
+		t.Fatalf("second confirm POST: %d with cookies %v, want 401 and none:\n%s", second.status, second.cookies, second.body)
+	}
+	if again := do(t, newRequest(t, http.MethodGet, link, "", "")); again.status != http.StatusUnauthorized || strings.Contains(again.body, `action="/auth/verify"`) {
+		t.Fatalf("GET of a spent link: %d, want 401 without the confirm form:\n%s", again.status, again.body)
 	}
 }
 
-func TestVerify_ExpiredOrUnknownTokenIs401(t *testing.T) {
+func TestVerify_ExpiredOrUnknownTokenGetsAClear401Page(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	// A store whose clock is an hour behind makes a token that expired
 	// 45 minutes ago.
@@ -429,10 +497,49 @@ func TestVerify_ExpiredOrUnknownTokenIs401(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, token := range map[string]string{"expired": expired, "unknown": strings.Repeat("A", 43), "malformed": "%3Cscript%3E", "empty": ""} {
-		r := e.get(t, "/auth/verify?token="+token)
-		if r.status != http.StatusUnauthorized || len(r.cookies) != 0 || !strings.Contains(r.body, "invalid, expired or already used") {
-			t.Errorf("%s token: %d cookies %v, want 401 and no cookie:\n%s", name, r.status, r.cookies, r.body)
+	for name, token := range map[string]string{"expired": expired, "unknown": strings.Repeat("A", 43), "malformed": "<script>", "empty": ""} {
+		for method, r := range map[string]reply{
+			"GET":  e.get(t, "/auth/verify?token="+url.QueryEscape(token)),
+			"POST": e.postVerify(t, token),
+		} {
+			if r.status != http.StatusUnauthorized || len(r.cookies) != 0 || !strings.Contains(r.body, "invalid, expired or already used") ||
+				strings.Contains(r.body, `action="/auth/verify"`) {
+				t.Errorf("%s of an %s token: %d cookies %v, want 401, no cookie and no confirm form:\n%s", method, name, r.status, r.cookies, r.body)
+			}
 		}
+	}
+}
+
+func TestSignOut_DeletesTheSessionAndClearsTheCookie(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	to := recipient(t, "ada")
+	id, err := e.store.CreateSession(t.Context(), to, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := &http.Cookie{Name: webapp.SessionCookie, Value: id}
+
+	req := newRequest(t, http.MethodPost, e.srv.URL+"/auth/sign-out", "application/x-www-form-urlencoded", "")
+	req.AddCookie(session)
+	r := do(t, req)
+	cleared := sessionCookie(r.cookies)
+	if r.status != http.StatusSeeOther || r.location != "/" || cleared == nil || cleared.MaxAge >= 0 || cleared.Value != "" {
+		t.Fatalf("sign-out: %d to %q with cookies %v, want 303 to / clearing the session cookie", r.status, r.location, r.cookies)
+	}
+	if _, err := e.store.GetSession(t.Context(), id, time.Now()); !errors.Is(err, ddb.ErrNotFound) {
+		t.Fatalf("GetSession after sign-out: %v, want ErrNotFound (the item deleted)", err)
+	}
+	// The old cookie now shows the login form, and the browser is told
+	// to drop it.
+	index := e.getWithCookie(t, "/", session)
+	if index.status != http.StatusOK || !strings.Contains(index.body, `action="/auth/magic-link"`) || strings.Contains(index.body, to) {
+		t.Fatalf("GET / with the old cookie: %d, want the login form:\n%s", index.status, index.body)
+	}
+	if c := sessionCookie(index.cookies); c == nil || c.MaxAge >= 0 {
+		t.Errorf("GET / with a dead session's cookie sets %v, want it cleared", index.cookies)
+	}
+	// Signing out without a session is no error.
+	if r := do(t, newRequest(t, http.MethodPost, e.srv.URL+"/auth/sign-out", "", "")); r.status != http.StatusSeeOther {
+		t.Errorf("sign-out without a cookie: %d, want 303", r.status)
 	}
 }

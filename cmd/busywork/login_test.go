@@ -1,0 +1,116 @@
+package main_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/busywork/busywork/internal/testenv"
+)
+
+// webRequest makes one request to the web app with a client that follows
+// no redirects, and returns the response with its body read.
+func webRequest(t *testing.T, method, u string, form url.Values, header http.Header, cookies ...*http.Cookie) (*http.Response, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	resp, err := (&http.Transport{}).RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func TestWebAndWorker_LinkConfirmSignInSignOutAndTheThrottleFromTheEnvironment(t *testing.T) {
+	testenv.Require(t)
+	table := testenv.NewTable(t, testenv.DynamoDB(t))
+	email := strings.ToLower(testenv.UniqueName(t, "ada", 40)) + "@example.com"
+	env := append(workerEnv(newLanes(t, testenv.QueueOptions{})), "BUSYWORK_TABLE="+table, "BUSYWORK_WEB_ADDR=127.0.0.1:0", "BUSYWORK_LOGIN_BURST=2")
+	if r := runBusywork(t, env, "user", "add", "--name", "Ada", email); r.code != 0 {
+		t.Fatalf("user add: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	web := startBusywork(t, env, "web")
+	startWorker(t, env)
+	base := "http://" + web.await(t, "the web listener", func(l logLine) bool { return l["msg"] == "web listening" })["addr"].(string)
+	since := time.Now().Add(-time.Second)
+
+	// Two requests fit BUSYWORK_LOGIN_BURST; the third gets 429.
+	for i, to := range []string{email, "nobody-" + email, email} {
+		resp, body := webRequest(t, http.MethodPost, base+"/auth/magic-link", url.Values{"email": {to}}, nil)
+		if want := []int{http.StatusAccepted, http.StatusAccepted, http.StatusTooManyRequests}[i]; resp.StatusCode != want {
+			t.Fatalf("login POST %d: %s, want %d:\n%s", i+1, resp.Status, want, body)
+		}
+	}
+
+	token := awaitToken(t, since, email)
+	verify := base + "/auth/verify?token=" + url.QueryEscape(token)
+	if resp, body := webRequest(t, http.MethodGet, verify, nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Sign in as <strong>"+email+"</strong>?") {
+		t.Fatalf("GET of the link: %s, want the confirm page:\n%s", resp.Status, body)
+	}
+	if resp, _ := webRequest(t, http.MethodPost, base+"/auth/verify", url.Values{"token": {token}}, http.Header{"Sec-Fetch-Site": {"cross-site"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site confirm POST: %s, want 403", resp.Status)
+	}
+	resp, body := webRequest(t, http.MethodPost, base+"/auth/verify", url.Values{"token": {token}}, http.Header{"Sec-Fetch-Site": {"same-origin"}})
+	cookies := resp.Cookies()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" || len(cookies) != 1 {
+		t.Fatalf("confirm POST: %s to %q with cookies %v, want 303 to / with the session cookie:\n%s", resp.Status, resp.Header.Get("Location"), cookies, body)
+	}
+	if resp, body := webRequest(t, http.MethodGet, base+"/", nil, nil, cookies[0]); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Signed in as <strong>"+email+"</strong>") {
+		t.Fatalf("GET / signed in: %s, want who is signed in:\n%s", resp.Status, body)
+	}
+	if resp, _ := webRequest(t, http.MethodPost, base+"/auth/sign-out", url.Values{}, http.Header{"Sec-Fetch-Site": {"same-origin"}}, cookies[0]); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %s, want 303", resp.Status)
+	}
+	if resp, body := webRequest(t, http.MethodGet, base+"/", nil, nil, cookies[0]); resp.StatusCode != http.StatusOK || strings.Contains(body, email) || !strings.Contains(body, `action="/auth/magic-link"`) {
+		t.Fatalf("GET / after sign-out: %s, want the login form:\n%s", resp.Status, body)
+	}
+}
+
+var mailedToken = regexp.MustCompile(`/auth/verify\?token=([A-Za-z0-9_-]+)`)
+
+// awaitToken waits for the login mail to to and returns its token.
+func awaitToken(t *testing.T, since time.Time, to string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range testenv.Mails(t, since) {
+			if slices.Contains(m.Destination.To, to) {
+				if sub := mailedToken.FindStringSubmatch(m.Body.Text); sub != nil {
+					return sub[1]
+				}
+				t.Fatalf("the mail to %s holds no link:\n%s", to, m.Body.Text)
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // polling the emulator's store
+	}
+	t.Fatalf("no mail to %s within 30 s", to)
+	return ""
+}
