@@ -59,7 +59,7 @@ func TestWebAndWorker_LinkConfirmSignInSignOutAndTheThrottleFromTheEnvironment(t
 	}
 	web := startBusywork(t, env, "web")
 	startWorker(t, env)
-	base := "http://" + web.await(t, "the web listener", func(l logLine) bool { return l["msg"] == "web listening" })["addr"].(string)
+	base := "http://" + web.Await(t, "the web listener", func(l testenv.LogLine) bool { return l["msg"] == "web listening" })["addr"].(string)
 	since := time.Now().Add(-time.Second)
 
 	// Two requests fit BUSYWORK_LOGIN_BURST; the third gets 429.
