@@ -57,12 +57,12 @@ bench: check-go
 
 define DEV_HINT
 
-busywork dev: emulators up, queue and table bootstrapped; the worker and
+busywork dev: emulators up, the lanes' queues and the table bootstrapped; the worker and
 the web app run below (Ctrl-C stops them and the emulators).
   1. In another shell:  source $(DEV_DIR)/env
                         go run ./cmd/busywork user add --name Ada ada@example.com
   2. Log in at http://127.0.0.1:8080/ with ada@example.com
-  3. Read the mail at http://127.0.0.1:8005/ and click its link
+  3. Read the mail at http://127.0.0.1:8005/, open its link and press Sign in
   4. Order tickets on the same page; they arrive by mail at :8005
 Smoke test:  go run ./cmd/busywork send ping '{"message":"hello"}'
 
