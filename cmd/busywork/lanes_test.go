@@ -127,3 +127,49 @@ func TestWorker_ServesOnlyTheLanesOfItsLanesFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestWorker_AnOrdersJobsFollowTheRoutingTableAcrossLanes(t *testing.T) {
+	testenv.Require(t)
+	lanes := newLanes(t, testenv.QueueOptions{})
+	table := testenv.NewTable(t, testenv.DynamoDB(t))
+	email := strings.ToLower(testenv.UniqueName(t, "buyer", 40)) + "@example.com"
+	env := append(workerEnv(lanes), "BUSYWORK_TABLE="+table)
+	order := strings.ToLower(testenv.UniqueName(t, "order-", 60))
+	since := time.Now()
+	id := sendJob(t, env, "ticket_order", `{"order_id":"`+order+`","email":"`+email+`","event":"Lanes Live","tickets":3}`)
+
+	w := startWorker(t, env)
+	// The order's jobs run on the lanes of producer.DefaultRoutes: the
+	// order and its tickets on bulk, the dispatch (sent by a bulk job) on
+	// the default lane.
+	lane := func(what string, match func(testenv.LogLine) bool) any {
+		return w.Await(t, what, func(l testenv.LogLine) bool { return l["msg"] == "job" && l["outcome"] == "succeeded" && match(l) })["lane"]
+	}
+	for what, want := range map[string]struct {
+		match func(testenv.LogLine) bool
+		lane  string
+	}{
+		"the ticket_order job":  {func(l testenv.LogLine) bool { return l["job_id"] == id }, producer.LaneBulk},
+		"a generate_ticket job": {func(l testenv.LogLine) bool { return l["job_type"] == "generate_ticket" }, producer.LaneBulk},
+		"the dispatch job":      {func(l testenv.LogLine) bool { return l["job_type"] == "dispatch_tickets" }, producer.LaneDefault},
+	} {
+		if got := lane(what, want.match); got != want.lane {
+			t.Errorf("%s ran on lane %v, want %s", what, got, want.lane)
+		}
+	}
+	attachments := 0
+	for _, m := range testenv.Mails(t, since) {
+		if slices.Contains(m.Destination.To, email) {
+			attachments += len(m.Attachments)
+		}
+	}
+	if attachments != 3 {
+		t.Errorf("%d tickets mailed to %s, want 3", attachments, email)
+	}
+	if err := w.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := w.Wait(t, stopHang); code != 0 {
+		t.Errorf("worker exited %d after SIGTERM, want 0", code)
+	}
+}
