@@ -44,18 +44,20 @@ type sendBatch func(ctx context.Context, acks []ack) ([]entryError, error)
 
 // batcher turns acks into batch calls of up to 10 with no fixed wait:
 //
-//   - a full batch goes out whenever fewer than parallel calls are in
-//     flight;
+//   - a full batch goes out whenever fewer calls than the window allows
+//     are in flight;
 //   - a partial batch goes out when no call is in flight, unless entries
 //     are about to join it: callers waiting for room (see limit), or, for
 //     up to linger after its first entry, handlers of the lane still
 //     running (busy). So an idle worker settles at once, and a busy one
 //     fills its batches while calls are in flight or jobs are finishing.
 //
-// With a limit, at most limit entries may be unconfirmed (queued or in
-// flight); add waits for room, and a partial batch is held back while
-// callers wait for room that a confirmation has just made, so a worker
-// whose limit is what slows it still sends full batches.
+// The window (calls in flight, and a limit of unconfirmed entries; 0 for
+// none) is asked for each time: it follows the lane's flow. With a limit,
+// add waits while limit entries are unconfirmed (queued or in flight), and
+// a partial batch is held back while callers wait for room that a
+// confirmation has just made, so a worker whose limit is what slows it
+// still sends full batches.
 //
 // Entries a call reports as failed are sent again by receipt handle, up to
 // batchAttempts times, unless SQS says the fault is the sender's (a receipt
@@ -63,15 +65,16 @@ type sendBatch func(ctx context.Context, acks []ack) ([]entryError, error)
 // with the error. Nothing is dropped. A batcher starts no goroutine but its
 // calls; close waits for them.
 type batcher struct {
-	op       string // operation name, for errors
-	send     sendBatch
-	parallel int
-	limit    int // 0: no limit
-	timeout  time.Duration
-	log      *slog.Logger
+	op      string // operation name, for errors
+	send    sendBatch
+	timeout time.Duration
+	log     *slog.Logger
 	// stop ends the calls' retries and timeouts when shutdown runs out
 	// of time.
 	stop context.Context
+	// window returns how many calls may be in flight and how many entries
+	// may be unconfirmed (0: no limit).
+	window func() (calls, limit int)
 	// busy reports whether more entries are on their way (handlers still
 	// running); nil means never. A partial batch waits for them up to
 	// linger after its first entry.
@@ -87,13 +90,17 @@ type batcher struct {
 	waiting     int           // adds waiting for room under the limit
 	room        chan struct{} // closed and replaced when entries are confirmed
 	closing     bool
-	calls       sync.WaitGroup
+	calls       *pending // calls in flight; entries may still come after close
 }
 
-func newBatcher(stop context.Context, op string, send sendBatch, parallel, limit int, timeout time.Duration, log *slog.Logger) *batcher {
+// newBatcher returns a batcher of send's calls; its window, busy and
+// linger are set by the caller (by default two calls, no limit).
+func newBatcher(stop context.Context, op string, send sendBatch, timeout time.Duration, log *slog.Logger) *batcher {
 	return &batcher{
-		op: op, send: send, parallel: parallel, limit: limit, timeout: timeout, log: log, stop: stop,
-		room: make(chan struct{}),
+		op: op, send: send, timeout: timeout, log: log, stop: stop,
+		window: func() (int, int) { return 2, 0 },
+		room:   make(chan struct{}),
+		calls:  newPending(),
 	}
 }
 
@@ -102,7 +109,10 @@ func newBatcher(stop context.Context, op string, send sendBatch, parallel, limit
 // called at any time, also during and after close.
 func (b *batcher) add(a ack) {
 	b.mu.Lock()
-	for b.limit > 0 && b.unconfirmed >= b.limit {
+	for {
+		if _, limit := b.window(); limit == 0 || b.unconfirmed < limit {
+			break
+		}
 		b.waiting++
 		room := b.room
 		b.mu.Unlock()
@@ -132,14 +142,10 @@ func (b *batcher) flush() {
 // when ctx ends first.
 func (b *batcher) close(ctx context.Context) error {
 	b.flush()
-	done := make(chan struct{})
-	go func() { b.calls.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%s: %d entries unconfirmed: %w", b.op, b.pending(), ctx.Err())
+	if err := b.calls.wait(ctx); err != nil {
+		return fmt.Errorf("%s: %d entries unconfirmed: %w", b.op, b.pending(), err)
 	}
+	return nil
 }
 
 // pending returns how many entries are queued or in flight.
@@ -151,11 +157,15 @@ func (b *batcher) pending() int {
 
 // dispatchLocked starts the calls the rules above allow. b.mu is held.
 func (b *batcher) dispatchLocked() {
-	for len(b.queued) > 0 && b.inFlight < b.parallel {
+	if len(b.queued) == 0 {
+		return
+	}
+	parallel, limit := b.window()
+	for len(b.queued) > 0 && b.inFlight < parallel {
 		full := len(b.queued) >= maxBatch
 		// Callers woken by a confirmation are about to join a partial
 		// batch; callers still waiting will be woken by a call in flight.
-		joining := b.waiting > 0 && (b.unconfirmed < b.limit || b.inFlight > 0)
+		joining := b.waiting > 0 && (b.unconfirmed < limit || b.inFlight > 0)
 		if !full && !b.closing && (b.inFlight > 0 || joining || b.lingerLocked()) {
 			return
 		}
@@ -169,7 +179,7 @@ func (b *batcher) dispatchLocked() {
 			b.lingering = nil
 		}
 		b.inFlight++
-		b.calls.Add(1)
+		b.calls.add()
 		go b.deliver(batch)
 	}
 }
@@ -197,7 +207,7 @@ func (b *batcher) lingerLocked() bool {
 
 // deliver sends batch, retrying failed entries, and calls every done func.
 func (b *batcher) deliver(batch []ack) {
-	defer b.calls.Done()
+	defer b.calls.done()
 	n := len(batch)
 	for attempt := 1; len(batch) > 0; attempt++ {
 		batch = b.attempt(batch, attempt)

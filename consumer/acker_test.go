@@ -16,8 +16,10 @@ import (
 // tests check the same calls against SQS).
 
 func testBatcher(send sendBatch, parallel, limit int) *batcher {
-	return newBatcher(context.Background(), "DeleteMessageBatch", send, parallel, limit, time.Minute,
+	b := newBatcher(context.Background(), "DeleteMessageBatch", send, time.Minute,
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b.window = func() (int, int) { return parallel, limit }
+	return b
 }
 
 // gate is a sendBatch whose calls block until released, recording the

@@ -49,10 +49,12 @@ type Config struct {
 	// MaxDrainTimeout. Run returns within DrainTimeout + ShutdownMargin.
 	DrainTimeout time.Duration `envconfig:"DRAIN_TIMEOUT" default:"25s"`
 	// WaitTime is the long-poll wait of each receive, in whole seconds from
-	// 1 to 20. A receive in flight at shutdown is let finish, so that what
-	// it receives is not stranded: WaitTime must be shorter than
-	// DrainTimeout. Default 20s, or DrainTimeout less 5s when that is
-	// shorter.
+	// 1 to 20. A shutdown lets the receives in flight finish, so that
+	// what they bring is not stranded, but only until DrainTimeout ends:
+	// then it cancels the long polls still waiting, and a job that
+	// reaches one of them in the rest of its wait stays invisible for its
+	// first lease (SQS answers a poll whose client has gone). Keep
+	// DrainTimeout above WaitTime, as the defaults are. Default 20s.
 	WaitTime time.Duration `envconfig:"WAIT_TIME"`
 
 	// HungGrace is how long a handler may ignore its cancelled context
@@ -83,18 +85,25 @@ type QueueConfig struct {
 	// Concurrency is how many of this queue's handlers may run at once. A
 	// handler's slot frees when it returns. Default 10.
 	Concurrency int
-	// MaxUnconfirmed bounds the deletes of finished jobs that SQS has not
-	// confirmed yet. A handler that returns while the bound is reached
-	// waits in its slot for a confirmation, so a worker killed outright
-	// runs at most MaxUnconfirmed + Concurrency finished jobs again (and
-	// the jobs it was running). Default: the concurrency.
+	// MaxUnconfirmed is the most deletes of finished jobs that SQS may
+	// not have confirmed yet. Below it the lane allows what its pace
+	// needs: twice its rate times its round trip (see MaxReceives), at
+	// least the concurrency and at least a batch of 10. A handler that
+	// returns while that many are unconfirmed waits in its slot for a
+	// confirmation, so a worker killed outright runs at most
+	// Concurrency + min(MaxUnconfirmed, max(Concurrency, 10, 2 × rate ×
+	// round trip)) finished jobs again (and the jobs it was running). Default 1000: 25,000 jobs a second at
+	// round trips of 20 ms.
 	MaxUnconfirmed int
-	// Pollers is how many receives may be in flight at once. Each poller
-	// receives up to 10 messages ahead of the handlers, so the queue holds
-	// at most Concurrency + 10 × Pollers messages in memory, all kept
-	// invisible by the heartbeat. Default 2, or one per 20 slots when that
-	// is more.
-	Pollers int
+	// MaxReceives is the most receives in flight at once. Below it the
+	// lane keeps as many in flight as its pace needs, measured as it
+	// runs: twice the rate at which its handlers finish jobs times the
+	// round trip of its SQS calls, in batches of 10, and at least two
+	// (long polls on an idle queue). The messages it holds ahead of its
+	// handlers follow the same measure (at least one batch), so a worker
+	// takes what it can run in about a round trip and leaves the rest of
+	// the backlog to the others. Default 100.
+	MaxReceives int
 	// Lease is the visibility timeout the heartbeat keeps renewing while a
 	// job runs, and until SQS confirms what became of it. A receive asks
 	// for a shorter first lease (at most FirstLease), so messages of a
@@ -155,7 +164,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.BackoffBase, 2*time.Second)
 	setDefault(&c.BackoffMax, 15*time.Minute)
 	setDefault(&c.DrainTimeout, 25*time.Second)
-	setDefault(&c.WaitTime, max(time.Second, min(20*time.Second, c.DrainTimeout-receiveMargin)))
+	setDefault(&c.WaitTime, 20*time.Second)
 	setDefault(&c.HungGrace, 10*time.Second)
 	if c.UnhealthyHungShare == 0 {
 		c.UnhealthyHungShare = 0.5
@@ -173,11 +182,9 @@ func (c Config) withDefaults() (Config, error) {
 			c.DrainTimeout, MaxDrainTimeout, ECSStopTimeout, ShutdownMargin)
 	case c.WaitTime < time.Second || c.WaitTime > 20*time.Second || c.WaitTime%time.Second != 0:
 		return c, configErrorf("WaitTime", "%s is not a whole number of seconds from 1 to 20", c.WaitTime)
-	case c.WaitTime >= c.DrainTimeout:
-		return c, configErrorf("WaitTime", "%s must be shorter than the drain timeout %s", c.WaitTime, c.DrainTimeout)
 	case c.HungGrace < 0 || c.HungGrace > time.Hour:
 		return c, configErrorf("HungGrace", "%s is not between 0 and 1h", c.HungGrace)
-	case c.UnhealthyHungShare < 0 || c.UnhealthyHungShare > 1:
+	case !(c.UnhealthyHungShare >= 0 && c.UnhealthyHungShare <= 1): // NaN too
 		return c, configErrorf("UnhealthyHungShare", "%v is not between 0 and 1", c.UnhealthyHungShare)
 	}
 	return c, nil
@@ -195,18 +202,18 @@ func (q QueueConfig) withDefaults(prefix string) (QueueConfig, error) {
 		q.Concurrency = 10
 	}
 	if q.MaxUnconfirmed == 0 {
-		q.MaxUnconfirmed = q.Concurrency
+		q.MaxUnconfirmed = 1000
 	}
-	if q.Pollers == 0 {
-		q.Pollers = max(2, (q.Concurrency+19)/20)
+	if q.MaxReceives == 0 {
+		q.MaxReceives = 100
 	}
 	switch {
 	case q.Concurrency < 0:
 		return q, configErrorf(prefix+"Concurrency", "%d is negative", q.Concurrency)
-	case q.MaxUnconfirmed < 0:
-		return q, configErrorf(prefix+"MaxUnconfirmed", "%d is negative", q.MaxUnconfirmed)
-	case q.Pollers < 0 || q.Pollers > 100:
-		return q, configErrorf(prefix+"Pollers", "%d is not between 1 and 100", q.Pollers)
+	case q.MaxUnconfirmed < 1:
+		return q, configErrorf(prefix+"MaxUnconfirmed", "%d is not at least 1", q.MaxUnconfirmed)
+	case q.MaxReceives < minReceives || q.MaxReceives > 1000:
+		return q, configErrorf(prefix+"MaxReceives", "%d is not between %d and 1000", q.MaxReceives, minReceives)
 	case q.Lease != 0 && (q.Lease < MinLease || q.Lease > maxVisibility):
 		return q, configErrorf(prefix+"Lease", "%s is not between %s and 12h", q.Lease, MinLease)
 	}

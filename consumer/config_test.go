@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +17,15 @@ func TestConfig_Defaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := c.Queues[0]
-	if q.Name != "jobs" || q.Pollers != 2 || q.MaxUnconfirmed != 25 || c.DrainTimeout != 25*time.Second || c.WaitTime != 20*time.Second ||
+	if q.Name != "jobs" || q.MaxReceives != 100 || q.MaxUnconfirmed != 1000 || c.DrainTimeout != 25*time.Second || c.WaitTime != 20*time.Second ||
 		c.BackoffBase != 2*time.Second || c.BackoffMax != 15*time.Minute || c.HungGrace != 10*time.Second {
 		t.Fatalf("defaults = %+v, queue %+v", c, q)
 	}
-	c, err = Config{Queues: []QueueConfig{{URL: "u", Concurrency: 100}}, DrainTimeout: 8 * time.Second}.withDefaults()
-	if err != nil || c.WaitTime != 3*time.Second || c.Queues[0].Pollers != 5 {
-		t.Fatalf("short drain: wait %s, queue %+v, err %v", c.WaitTime, c.Queues[0], err)
+	// A shutdown no longer waits out a long poll, so a short drain keeps
+	// the production wait.
+	c, err = Config{Queues: []QueueConfig{{URL: "u", Concurrency: 100}}, DrainTimeout: 2 * time.Second}.withDefaults()
+	if err != nil || c.WaitTime != 20*time.Second {
+		t.Fatalf("short drain: wait %s, err %v", c.WaitTime, err)
 	}
 	if c.DrainTimeout+ShutdownMargin > ECSStopTimeout || MaxDrainTimeout+ShutdownMargin != ECSStopTimeout {
 		t.Fatalf("the longest drain and the shutdown margin (%s + %s) do not end at ECS's stop timeout %s",
@@ -42,17 +45,18 @@ func TestConfig_RejectsOutOfRangeValuesNamingTheField(t *testing.T) {
 		{"no url", Config{Queues: []QueueConfig{{}}}, "Queues[0].URL", "empty"},
 		{"negative concurrency", Config{Queues: []QueueConfig{{URL: "u", Concurrency: -1}}}, "Queues[0].Concurrency", "-1"},
 		{"negative unconfirmed", Config{Queues: []QueueConfig{{URL: "u", MaxUnconfirmed: -1}}}, "Queues[0].MaxUnconfirmed", "-1"},
-		{"too many pollers", Config{Queues: []QueueConfig{{URL: "u", Pollers: 101}}}, "Queues[0].Pollers", "101"},
+		{"too many receives", Config{Queues: []QueueConfig{{URL: "u", MaxReceives: 1001}}}, "Queues[0].MaxReceives", "1001"},
+		{"too few receives", Config{Queues: []QueueConfig{{URL: "u", MaxReceives: 1}}}, "Queues[0].MaxReceives", "1"},
 		{"lease too short", Config{Queues: []QueueConfig{{URL: "u", Lease: time.Second}}}, "Queues[0].Lease", "1s"},
 		{"lease past 12 h", Config{Queues: []QueueConfig{{URL: "u", Lease: 13 * time.Hour}}}, "Queues[0].Lease", "13h"},
 		{"drain past ECS", Config{Queues: q, DrainTimeout: 2 * time.Minute}, "DrainTimeout", "2m0s"},
 		{"wait not whole seconds", Config{Queues: q, WaitTime: 1500 * time.Millisecond}, "WaitTime", "1.5s"},
 		{"wait past 20 s", Config{Queues: q, WaitTime: 21 * time.Second}, "WaitTime", "21s"},
-		{"wait not under the drain", Config{Queues: q, WaitTime: 10 * time.Second, DrainTimeout: 10 * time.Second}, "WaitTime", "shorter than the drain"},
 		{"backoff max under base", Config{Queues: q, BackoffBase: time.Minute, BackoffMax: time.Second}, "BackoffMax", "backoff base"},
 		{"backoff past 12 h", Config{Queues: q, BackoffMax: 13 * time.Hour}, "BackoffMax", "12h"},
 		{"two lanes of one name", Config{Queues: []QueueConfig{{URL: "a/jobs"}, {URL: "b/jobs"}}}, "Queues[1].Name", `"jobs" names two queues`},
 		{"hung share above 1", Config{Queues: q, UnhealthyHungShare: 1.5}, "UnhealthyHungShare", "1.5"},
+		{"hung share not a number", Config{Queues: q, UnhealthyHungShare: math.NaN()}, "UnhealthyHungShare", "NaN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,18 +86,22 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// the drain timeout rather than cancelling them at once.
 	jobsCtx, cancelJobs := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelJobs(nil)
-	s := &stopping{lanes: lanes, cancelJobs: cancelJobs, stopCalls: stopCalls, stopBeats: make(chan struct{})}
+	// Receives outlive ctx until the drain timeout, so that what they
+	// bring is not stranded.
+	receives, stopReceives := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopReceives()
+	s := &stopping{lanes: lanes, cancelJobs: cancelJobs, stopCalls: stopCalls, stopReceives: stopReceives,
+		stopBeats: make(chan struct{})}
 	for _, l := range lanes {
 		s.beats.Go(func() { l.beat.run(s.stopBeats) })
 		for range l.cfg.Concurrency {
 			l.workers.add()
 			go l.work(jobsCtx)
 		}
-		for range l.cfg.Pollers {
-			s.pollers.Go(func() { l.poll(ctx) })
-		}
-		l.log.Info("serving queue", "concurrency", l.cfg.Concurrency, "pollers", l.cfg.Pollers,
-			"max_unconfirmed", l.cfg.MaxUnconfirmed, "lease_s", l.lease.Seconds(),
+		s.pollers.Go(func() { l.poll.run(ctx, receives) })
+		c.cfg.Metrics.watch(l)
+		l.log.Info("serving queue", "concurrency", l.cfg.Concurrency, "max_receives", l.cfg.MaxReceives,
+			"max_unconfirmed", l.cfg.MaxUnconfirmed, "lease_s", l.lease.Seconds(), "wait_s", c.cfg.WaitTime.Seconds(),
 			"max_receive_count", l.maxReceives, "dead_letter_queue", l.dlqURL)
 	}
 	<-ctx.Done()
@@ -106,12 +110,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // stopping is what shutdown stops.
 type stopping struct {
-	lanes      []*lane
-	pollers    sync.WaitGroup
-	beats      sync.WaitGroup
-	stopBeats  chan struct{}
-	cancelJobs context.CancelCauseFunc
-	stopCalls  context.CancelFunc
+	lanes        []*lane
+	pollers      sync.WaitGroup
+	beats        sync.WaitGroup
+	stopBeats    chan struct{}
+	cancelJobs   context.CancelCauseFunc
+	stopCalls    context.CancelFunc
+	stopReceives context.CancelFunc
 }
 
 // Healthy returns an error when hung handlers hold more than

@@ -134,7 +134,7 @@ func TestConsumer_RetriesWithGrowingDelaysThenRedrivesToTheDLQ(t *testing.T) {
 
 func TestConsumer_DeadLettersPoisonMessagesWithAReasonAndKeepsWorking(t *testing.T) {
 	testenv.Require(t)
-	client := testenv.SQS(t)
+	client := testenv.SQS(t, sqsCharset)
 	url, dlq := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 2})
 	handled := newTally()
 	mux := consumer.NewMux()
@@ -151,6 +151,7 @@ func TestConsumer_DeadLettersPoisonMessagesWithAReasonAndKeepsWorking(t *testing
 		`{"type":"ping","message":12}`:                  "decode ping job",
 		`{"type":"magic_link","email":"nope"}`:          "invalid magic_link job: email",
 		`{"type":"magic_link","email":"a@example.com"}`: "permanent: boom",
+		`{"type":"\u0001"}`:                             `no handler for job type "\x01"`, // a type SQS refuses in an attribute
 	}
 	for body := range poison {
 		sendRaw(t, client, url, body)
@@ -172,6 +173,9 @@ func TestConsumer_DeadLettersPoisonMessagesWithAReasonAndKeepsWorking(t *testing
 		}
 		if aws.ToString(m.MessageAttributes[jobs.AttrJobID].StringValue) == "" {
 			t.Errorf("dead letter %s has no job_id", body)
+		}
+		if typ, ok := m.MessageAttributes[jobs.AttrJobType]; ok && strings.ContainsRune(aws.ToString(typ.StringValue), 1) {
+			t.Errorf("dead letter %s: job_type %q holds the character SQS refuses", body, aws.ToString(typ.StringValue))
 		}
 		delete(poison, body)
 	}
@@ -241,7 +245,7 @@ func TestConsumer_ShutdownDeletesFinishedJobsAndReleasesUnfinishedOnes(t *testin
 	enqueue(t, client, url, pings(8)...)
 	cfg := consumer.Config{
 		Queues:       []consumer.QueueConfig{{URL: url, Concurrency: 10}},
-		DrainTimeout: 4 * time.Second, WaitTime: 3 * time.Second,
+		DrainTimeout: 4 * time.Second,
 	}
 	r := start(t, client, mux, cfg)
 	quick.await(t, 10*time.Second, "quick jobs done", func(n map[string]int) bool { return len(n) == 8 })

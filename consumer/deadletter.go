@@ -2,9 +2,9 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -18,31 +18,70 @@ import (
 const (
 	// maxAttributes is the most message attributes SQS takes.
 	maxAttributes = 10
-	// maxReasonBytes bounds the error attribute of a dead letter.
+	// maxReasonBytes bounds the error attribute of a dead letter, and the
+	// job_type taken from its body.
 	maxReasonBytes = 1024
-	// maxUndead bounds the messages remembered as waiting for redrive.
-	maxUndead = 10000
 )
 
 // keptFirst are the attributes a dead letter keeps before any other of the
 // original's: what identifies the job and proves where it came from.
 var keptFirst = []string{jobs.AttrJobID, jobs.AttrJobType, jobs.AttrSignature}
 
-// deadLetter copies m to the lane's DLQ: the same body, the attributes
-// error (why, cleaned to the characters SQS takes) and failed_at (when),
-// then job_id, job_type and signature, then the original's other
-// attributes in name order while they fit in SQS's 10; any it drops are
-// logged. A message that arrived with only a body keeps its job id: the
-// copy's job_id is the original's MessageId, so a replay is recognised as
-// the same job.
+// deadLetter copies m to the lane's DLQ (see deadLetterInput).
 func (l *lane) deadLetter(m *message, reason error) error {
+	return l.sendCopy(l.dlqURL, m, reason)
+}
+
+// park puts a copy of m, whose job failed for good but could not be sent
+// to the DLQ, back on m's own queue, carrying the failure: whoever
+// receives it sends it to the DLQ instead of running its job (see
+// parked), and if that keeps failing the queue's redrive policy moves it
+// there. A replay from the DLQ drops the failure, so a replayed job runs.
+func (l *lane) park(m *message, reason error) error {
+	return l.sendCopy(l.url, m, reason)
+}
+
+func (l *lane) sendCopy(queueURL string, m *message, reason error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), l.callTimeout)
+	defer cancel()
+	_, err := l.c.client.SendMessage(ctx, l.deadLetterInput(queueURL, m, reason))
+	return err
+}
+
+// parked reports whether msg is a dead letter parked on its queue (it
+// carries failed_at, which only dead letters do), and why its job failed.
+func parked(msg types.Message) (reason error, ok bool) {
+	if _, ok := msg.MessageAttributes[jobs.AttrFailedAt]; !ok {
+		return nil, false
+	}
+	why := attr(msg, jobs.AttrError)
+	if why == "" {
+		why = "failed for good earlier (no reason recorded)"
+	}
+	return errors.New(why), true
+}
+
+// deadLetterInput is the dead-letter copy of m for queueURL: the same
+// body, the attributes error (why, cleaned to the characters SQS takes)
+// and failed_at (when; a parked message keeps its own), then job_id,
+// job_type and signature, then the original's other attributes in name
+// order while they fit in SQS's 10; any it drops are logged. Every value
+// is cleaned to what SQS takes, so that a job whose type holds a control
+// character is still dead-lettered. A message that arrived with only a
+// body keeps its job id: the copy's job_id is the original's MessageId,
+// so a replay is recognised as the same job.
+func (l *lane) deadLetterInput(queueURL string, m *message, reason error) *sqs.SendMessageInput {
+	failedAt := l.c.now().UTC().Format(time.RFC3339Nano)
+	if at := attr(m.msg, jobs.AttrFailedAt); at != "" {
+		failedAt = at
+	}
 	attrs := map[string]types.MessageAttributeValue{
 		jobs.AttrError:    stringAttr(attributeText(reason.Error(), maxReasonBytes)),
-		jobs.AttrFailedAt: stringAttr(l.c.now().UTC().Format(time.RFC3339Nano)),
-		jobs.AttrJobID:    stringAttr(m.delivery.ID),
+		jobs.AttrFailedAt: stringAttr(attributeText(failedAt, maxReasonBytes)),
+		jobs.AttrJobID:    stringAttr(attributeText(m.delivery.ID, max(len(m.delivery.ID), 1))),
 	}
 	if m.delivery.Type != "" {
-		attrs[jobs.AttrJobType] = stringAttr(m.delivery.Type)
+		attrs[jobs.AttrJobType] = stringAttr(attributeText(m.delivery.Type, maxReasonBytes))
 	}
 	names := make([]string, 0, len(m.msg.MessageAttributes))
 	for name := range m.msg.MessageAttributes {
@@ -59,19 +98,16 @@ func (l *lane) deadLetter(m *message, reason error) error {
 			dropped = append(dropped, name)
 			continue
 		}
+		if v.StringValue != nil {
+			s := aws.ToString(v.StringValue)
+			v.StringValue = aws.String(attributeText(s, len(s)))
+		}
 		attrs[name] = v
 	}
 	if len(dropped) > 0 {
 		l.log.Warn("dead letter: attributes dropped to fit SQS's limit of 10", "job_id", m.delivery.ID, "dropped", dropped)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.callTimeout)
-	defer cancel()
-	_, err := l.c.client.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:          aws.String(l.dlqURL),
-		MessageBody:       m.msg.Body,
-		MessageAttributes: attrs,
-	})
-	return err
+	return &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: m.msg.Body, MessageAttributes: attrs}
 }
 
 func stringAttr(s string) types.MessageAttributeValue {
@@ -106,50 +142,4 @@ func allowedRune(r rune) bool {
 		return true
 	}
 	return false
-}
-
-// undeadSet remembers, by MessageId, the messages that failed for good but
-// could not be copied to the DLQ, with why they failed: when such a
-// message is received again, the copy is tried again instead of its job.
-// It forgets the oldest past maxUndead; a restarted worker forgets all.
-type undeadSet struct {
-	mu    sync.Mutex
-	why   map[string]error
-	order []string
-}
-
-func newUndeadSet() *undeadSet { return &undeadSet{why: make(map[string]error)} }
-
-func (s *undeadSet) put(id string, why error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.why[id]; !ok {
-		s.order = append(s.order, id)
-	}
-	s.why[id] = why
-	for len(s.order) > maxUndead {
-		delete(s.why, s.order[0])
-		s.order = s.order[1:]
-	}
-}
-
-func (s *undeadSet) get(id string) (error, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	why, ok := s.why[id]
-	return why, ok
-}
-
-func (s *undeadSet) drop(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.why[id]; ok {
-		delete(s.why, id)
-		for i, o := range s.order {
-			if o == id {
-				s.order = append(s.order[:i], s.order[i+1:]...)
-				break
-			}
-		}
-	}
 }

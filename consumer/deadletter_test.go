@@ -2,10 +2,17 @@ package consumer
 
 import (
 	"errors"
-	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/busywork/busywork/jobs"
 )
 
 func TestAttributeText_KeepsWhatSQSAllowsAndFitsTheLimit(t *testing.T) {
@@ -33,20 +40,61 @@ func TestAttributeText_KeepsWhatSQSAllowsAndFitsTheLimit(t *testing.T) {
 	}
 }
 
-func TestUndeadSet_ForgetsTheOldestPastItsBound(t *testing.T) {
-	s := newUndeadSet()
-	why := errors.New("permanent")
-	for i := range maxUndead + 5 {
-		s.put(fmt.Sprint(i), why)
+func TestDeadLetterInput_CleansEveryAttributeValueItCopies(t *testing.T) {
+	l := &lane{c: &Consumer{now: time.Now}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	body := `{"type":"\u0001bad"}`
+	m := &message{msg: types.Message{
+		MessageId: aws.String("m-1"),
+		Body:      aws.String(body),
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			jobs.AttrJobID: {DataType: aws.String("String"), StringValue: aws.String("id\x00")},
+			"note":         {DataType: aws.String("String.custom"), StringValue: aws.String("a\x1bb\xff")},
+			"blob":         {DataType: aws.String("Binary"), BinaryValue: []byte{0, 1, 2}},
+		},
+	}}
+	m.delivery.ID = "id\x00"
+	m.delivery.Type, m.malformed = jobs.PeekType([]byte(body))
+	if m.delivery.Type != "\x01bad" {
+		t.Fatalf("PeekType = %q; the test needs a type with a control character", m.delivery.Type)
 	}
-	if _, ok := s.get("0"); ok {
-		t.Error("the oldest entry is still remembered past the bound")
+	in := l.deadLetterInput("http://q/dlq", m, errors.New("no handler for \x02"))
+	if aws.ToString(in.MessageBody) != body {
+		t.Errorf("body = %q, want the original", aws.ToString(in.MessageBody))
 	}
-	if got, ok := s.get(fmt.Sprint(maxUndead + 4)); !ok || got != why {
-		t.Errorf("the newest entry = %v, %v", got, ok)
+	for name, v := range in.MessageAttributes {
+		if v.StringValue == nil {
+			continue
+		}
+		s := aws.ToString(v.StringValue)
+		if !utf8.ValidString(s) {
+			t.Errorf("attribute %s = %q is not UTF-8", name, s)
+		}
+		for _, r := range s {
+			if r != utf8.RuneError && !allowedRune(r) {
+				t.Errorf("attribute %s = %q holds %U, which SQS refuses", name, s, r)
+			}
+		}
 	}
-	s.drop(fmt.Sprint(maxUndead + 4))
-	if _, ok := s.get(fmt.Sprint(maxUndead + 4)); ok || len(s.order) != maxUndead-1 {
-		t.Errorf("after drop: %d remembered in order", len(s.order))
+	if got := aws.ToString(in.MessageAttributes[jobs.AttrJobType].StringValue); got != "\uFFFDbad" {
+		t.Errorf("job_type = %q, want the type with its control character replaced", got)
+	}
+	if got := in.MessageAttributes["blob"].BinaryValue; string(got) != "\x00\x01\x02" {
+		t.Errorf("binary attribute = %v, want it copied as it is", got)
+	}
+}
+
+func TestParked_OnlyMessagesCarryingFailedAt(t *testing.T) {
+	plain := types.Message{MessageAttributes: map[string]types.MessageAttributeValue{
+		jobs.AttrError: {DataType: aws.String("String"), StringValue: aws.String("a producer's own error attribute")},
+	}}
+	if _, ok := parked(plain); ok {
+		t.Error("a message with error but no failed_at counts as parked")
+	}
+	p := types.Message{MessageAttributes: map[string]types.MessageAttributeValue{
+		jobs.AttrError:    {DataType: aws.String("String"), StringValue: aws.String("permanent: bad card")},
+		jobs.AttrFailedAt: {DataType: aws.String("String"), StringValue: aws.String("2026-12-04T10:00:00Z")},
+	}}
+	if why, ok := parked(p); !ok || why.Error() != "permanent: bad card" {
+		t.Errorf("parked = %v, %v; want its recorded reason", why, ok)
 	}
 }

@@ -146,7 +146,7 @@ func TestConsumer_AnExtensionRefusedForGoodCancelsTheHandlerAsLeaseLost(t *testi
 		func() string { return "no lease_lost outcome logged:\n" + logs.String() })
 }
 
-func TestConsumer_ShutdownWithOnePollerAndManySlotsWhileJobsFinish(t *testing.T) {
+func TestConsumer_ShutdownWithFewReceivesAndManySlotsWhileJobsFinish(t *testing.T) {
 	testenv.Require(t)
 	client := testenv.SQS(t)
 	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 30})
@@ -160,8 +160,8 @@ func TestConsumer_ShutdownWithOnePollerAndManySlotsWhileJobsFinish(t *testing.T)
 	const n = 600
 	enqueue(t, client, url, pings(n)...)
 	cfg := consumer.Config{
-		Queues:       []consumer.QueueConfig{{URL: url, Concurrency: 100, Pollers: 1}},
-		DrainTimeout: 3 * time.Second, WaitTime: time.Second,
+		Queues:       []consumer.QueueConfig{{URL: url, Concurrency: 100, MaxReceives: 2}},
+		DrainTimeout: 3 * time.Second,
 	}
 	r := start(t, client, mux, cfg)
 	handled.await(t, 30*time.Second, "a third of the jobs handled", func(m map[string]int) bool { return len(m) >= n/3 })
@@ -316,5 +316,105 @@ func TestConsumer_AFailedCopyToTheDLQWaitsForRedriveWithoutRunningTheJobAgain(t 
 	}
 	if n := counterSum(t, reg, "busywork_dead_letter_failures_total"); n < 2 {
 		t.Fatalf("busywork_dead_letter_failures_total = %v, want one per failed copy (2 before the redrive)", n)
+	}
+}
+
+// A heartbeat extension that is slow to reach SQS must not land after the
+// visibility change that settles its message: here a retry in 3 s, asked
+// for by RetryAfter while an extension of the 30 s lease is on its way.
+// Had the extension landed last, the job would come back only after 30 s.
+func TestConsumer_ASlowExtensionNeverOverwritesTheChangeThatSettlesItsMessage(t *testing.T) {
+	testenv.Require(t)
+	const lease = 30 // the queue's visibility timeout, so the lease
+	extending := make(chan struct{}, 1)
+	client := testenv.SQS(t, around("ChangeMessageVisibilityBatch", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		if e := in.Parameters.(*sqs.ChangeMessageVisibilityBatchInput).Entries; e[0].VisibilityTimeout == lease {
+			select { // the handler may settle now
+			case extending <- struct{}{}:
+			default:
+			}
+			time.Sleep(time.Second) // on its way for a second, within the call's timeout
+		}
+		return next.HandleInitialize(ctx, in)
+	}))
+	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: lease})
+	tries := make(chan time.Time, 2)
+	mux := consumer.NewMux()
+	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
+		if d, _ := consumer.DeliveryFromContext(ctx); d.ReceiveCount > 1 {
+			tries <- time.Now()
+			return nil
+		}
+		select { // the heartbeat extends the 5 s first lease after 2.5 s
+		case <-extending:
+		case <-time.After(10 * time.Second):
+			t.Error("no extension while the handler ran")
+		}
+		tries <- time.Now()
+		return consumer.RetryAfter(3*time.Second, errBoom)
+	})
+	enqueue(t, client, url, jobs.Ping{Message: "settled"})
+	start(t, client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: url}}})
+
+	first := <-tries
+	select {
+	case second := <-tries:
+		t.Logf("delivered again %s after the first try returned", second.Sub(first).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		t.Fatalf("not delivered again within 10 s of a retry in 3 s: the extension to %d s overwrote it", lease)
+	}
+}
+
+// A job whose handler failed for good, but whose copy to the DLQ failed,
+// must not reach a handler again in another worker (or after a restart):
+// the fact travels with the message, parked on its queue, not in the
+// memory of the worker that saw it fail.
+func TestConsumer_AJobWhoseCopyToTheDLQFailedNeverRunsAgainInAnotherWorker(t *testing.T) {
+	testenv.Require(t)
+	var dlqDown atomic.Bool
+	dlqDown.Store(true)
+	var dlqURL atomic.Value
+	dlqURL.Store("")
+	client := testenv.SQS(t, around("SendMessage", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		if dlqDown.Load() && aws.ToString(in.Parameters.(*sqs.SendMessageInput).QueueUrl) == dlqURL.Load() {
+			return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("injected: DLQ unreachable")
+		}
+		return next.HandleInitialize(ctx, in)
+	}))
+	url, dlq := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 30, MaxReceiveCount: 5})
+	dlqURL.Store(dlq)
+	var runs atomic.Int32
+	mux := consumer.NewMux()
+	consumer.Handle(mux, func(context.Context, jobs.Ping) error {
+		runs.Add(1)
+		return consumer.Permanent(errBoom)
+	})
+	ids := enqueue(t, client, url, jobs.Ping{Message: "declined"})
+
+	// The first worker runs the job, fails to copy it to the DLQ, and
+	// stops.
+	var logs logBuffer
+	first := start(t, client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: url}}, Logger: logs.logger()})
+	waitFor(t, 10*time.Second, func() bool { return logs.outcome(ids[0]) != "" },
+		func() string { return "no outcome logged:\n" + logs.String() })
+	first.stop(t)
+
+	// Another worker, with the DLQ reachable again.
+	dlqDown.Store(false)
+	second := start(t, client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: url}}})
+	dead := testenv.ReceiveAll(t.Context(), t, client, dlq, 1, 10*time.Second)
+	second.stop(t) // its last deletes confirmed
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the handler ran %d times, want once: the second worker ran the job again", n)
+	}
+	attrs := dead[0].MessageAttributes
+	if why := aws.ToString(attrs[jobs.AttrError].StringValue); why != "permanent: boom" {
+		t.Errorf("dead letter's error = %q, want the handler's", why)
+	}
+	if id := aws.ToString(attrs[jobs.AttrJobID].StringValue); id != ids[0] {
+		t.Errorf("dead letter's job_id = %q, want %q", id, ids[0])
+	}
+	if n := queueSize(t, client, url); n != 0 {
+		t.Errorf("%d messages left on the queue", n)
 	}
 }

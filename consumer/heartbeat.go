@@ -91,6 +91,9 @@ func (h *heartbeat) beat(now time.Time) {
 		m.mu.Lock()
 		left := m.expires.Sub(now)
 		switch {
+		case m.state >= stateChanging:
+			// Settled by a visibility change (or done) since tracked
+			// listed it: an extension now would overwrite that change.
 		case left <= 0:
 			lost = append(lost, m)
 		case !m.extending && left < h.renewBefore:
@@ -127,7 +130,7 @@ func (h *heartbeat) extend(sent time.Time, batch []*message, secs []int32) {
 		acks[i] = ack{handle: receiptHandle(m), visibility: secs[i]}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.callTimeout)
-	failed, err := visibilityBatch(h.l.c.client, h.l.url)(ctx, acks)
+	failed, err := h.l.timed(visibilityBatch(h.l.c.client, h.l.url))(ctx, acks)
 	cancel()
 	bad := make(map[int]entryError, len(failed))
 	if err != nil {

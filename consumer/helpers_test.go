@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -38,9 +40,6 @@ func start(t *testing.T, client consumer.SQSAPI, mux *consumer.Mux, cfg consumer
 	}
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = 5 * time.Second
-	}
-	if cfg.WaitTime == 0 {
-		cfg.WaitTime = time.Second
 	}
 	c, err := consumer.New(client, mux, cfg)
 	if err != nil {
@@ -345,4 +344,29 @@ func queueSize(t *testing.T, client *sqs.Client, queueURL string) int {
 		n += v
 	}
 	return n
+}
+
+// sqsCharset is an sqs.Options func that refuses, as SQS does and fauxqs
+// does not, a SendMessage whose body or string attribute values hold a
+// character outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |
+// #x10000-#x10FFFF.
+func sqsCharset(o *sqs.Options) {
+	around("SendMessage", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		p := in.Parameters.(*sqs.SendMessageInput)
+		values := []string{aws.ToString(p.MessageBody)}
+		for _, v := range p.MessageAttributes {
+			values = append(values, aws.ToString(v.StringValue))
+		}
+		for _, v := range values {
+			for i, r := range v {
+				ok := r == 0x9 || r == 0xA || r == 0xD || (r >= 0x20 && r <= 0xD7FF) ||
+					(r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+				if !ok || (r == utf8.RuneError && !strings.HasPrefix(v[i:], "\uFFFD")) {
+					return middleware.InitializeOutput{}, middleware.Metadata{},
+						fmt.Errorf("injected as SQS answers: InvalidParameterValue: invalid character %U in %q", r, v)
+				}
+			}
+		}
+		return next.HandleInitialize(ctx, in)
+	})(o)
 }

@@ -30,13 +30,11 @@ type lane struct {
 	lease       time.Duration
 	firstLease  time.Duration
 	callTimeout time.Duration // settling calls
-	batch       int           // messages one receive asks for
 
-	// credits bounds the messages held between receive and the return of
-	// their handler: Concurrency running plus what pollers received ahead.
-	credits *slots
+	flow    *flow
+	poll    *poller
 	ready   chan *message // received, waiting for a worker
-	deletes *batcher      // at most MaxUnconfirmed entries
+	deletes *batcher      // at most the unconfirmed window's entries
 	changes *batcher
 	beat    *heartbeat
 	held    *pending // messages received and not yet settled with SQS
@@ -44,9 +42,6 @@ type lane struct {
 	// draining is closed when the drain timeout has passed: workers then
 	// release what they take from ready instead of running it.
 	draining chan struct{}
-	// undead remembers messages whose copy to the DLQ failed, so that they
-	// wait for redrive instead of reaching their handler again.
-	undead *undeadSet
 	// handling counts the handlers running now.
 	handling atomic.Int64
 	// unconfirmed counts settling calls SQS did not confirm.
@@ -88,7 +83,6 @@ func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueCon
 			return nil, fmt.Errorf("consumer: queue %s: dead-letter queue: %w", queue, err)
 		}
 	}
-	ahead := min(maxBatch*q.Pollers, q.Concurrency)
 	l := &lane{
 		c:           c,
 		name:        name,
@@ -99,18 +93,23 @@ func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueCon
 		lease:       lease,
 		firstLease:  min(lease, FirstLease),
 		callTimeout: min(maxCallTimeout, lease*3/4),
-		batch:       min(maxBatch, ahead),
-		credits:     newSlots(q.Concurrency + ahead),
-		ready:       make(chan *message, q.Concurrency+ahead),
+		flow:        newFlow(c.now),
+		ready:       make(chan *message, q.Concurrency+maxBatch*q.MaxReceives),
 		held:        newPending(),
 		workers:     newPending(),
 		draining:    make(chan struct{}),
-		undead:      newUndeadSet(),
 		log:         c.cfg.Logger.With("lane", name),
 	}
-	l.deletes = newBatcher(stop, "DeleteMessageBatch", deleteBatch(c.client, q.URL), settleCalls(q), q.MaxUnconfirmed, l.callTimeout, l.log)
+	l.poll = newPoller(l)
+	window := func() windows { return windowsFor(q, l.flow.pace()) }
+	l.deletes = newBatcher(stop, "DeleteMessageBatch", l.timed(deleteBatch(c.client, q.URL)), l.callTimeout, l.log)
+	l.deletes.window = func() (calls, limit int) {
+		w := window()
+		return (w.unconfirmed+maxBatch-1)/maxBatch + 1, w.unconfirmed
+	}
 	l.deletes.busy, l.deletes.linger = func() bool { return l.handling.Load() > 0 }, deleteLinger
-	l.changes = newBatcher(stop, "ChangeMessageVisibilityBatch", visibilityBatch(c.client, q.URL), settleCalls(q), 0, l.callTimeout, l.log)
+	l.changes = newBatcher(stop, "ChangeMessageVisibilityBatch", l.timed(visibilityBatch(c.client, q.URL)), l.callTimeout, l.log)
+	l.changes.window = func() (calls, limit int) { return window().receives, 0 }
 	l.beat = newHeartbeat(l)
 	return l, nil
 }
@@ -120,8 +119,17 @@ func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueCon
 // it costs no throughput, only a little time before SQS confirms.
 const deleteLinger = 50 * time.Millisecond
 
-// settleCalls is how many batch calls of one kind a lane keeps in flight.
-func settleCalls(q QueueConfig) int { return max(2, q.Pollers) }
+// timed records the round trip of every call of send that SQS answered.
+func (l *lane) timed(send sendBatch) sendBatch {
+	return func(ctx context.Context, acks []ack) ([]entryError, error) {
+		start := l.c.now()
+		failed, err := send(ctx, acks)
+		if err == nil {
+			l.flow.roundTrip(settleCall, l.c.now().Sub(start))
+		}
+		return failed, err
+	}
+}
 
 // remaining returns how long m may still stay invisible: what is left of
 // SQS's 12 hours since its receive, in whole seconds.

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -20,6 +21,7 @@ type Metrics struct {
 	hung         *prometheus.GaugeVec
 	requests     *prometheus.CounterVec
 	dlqFailures  *prometheus.CounterVec
+	flows        *flowCollector
 }
 
 // NewMetrics creates the consumer's metrics and registers them with reg:
@@ -31,6 +33,15 @@ type Metrics struct {
 //	busywork_dead_letter_failures_total{lane,type}   copies to the DLQ that failed
 //	busywork_handlers_hung{lane}                     handlers past deadline and grace
 //	busywork_sqs_requests_total{operation}           SQS API requests (see InstrumentSQS)
+//	busywork_flow_rate{lane}                         jobs a second the lane's flow control counts on
+//	busywork_flow_receive_round_trip_seconds{lane}   the shortest recent round trip of a receive
+//	busywork_flow_settle_round_trip_seconds{lane}    ... of a delete or visibility change
+//	busywork_receives_in_flight{lane}                receives in flight now
+//	busywork_deletes_unconfirmed{lane}               deletes of finished jobs not yet confirmed by SQS
+//	busywork_deletes_unconfirmed_limit{lane}         the most that may be unconfirmed now
+//
+// The last six are read when metrics are gathered; see MaxReceives and
+// MaxUnconfirmed for what they steer.
 //
 // The type label is "unknown" for job types without a handler, so made-up
 // types cannot grow the set of series.
@@ -58,8 +69,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "busywork_sqs_requests_total", Help: "SQS API requests sent, retries included, by operation.",
 		}, []string{"operation"}),
+		flows: newFlowCollector(),
 	}
-	reg.MustRegister(m.jobs, m.duration, m.inFlight, m.deadLettered, m.dlqFailures, m.hung, m.requests)
+	reg.MustRegister(m.jobs, m.duration, m.inFlight, m.deadLettered, m.dlqFailures, m.hung, m.requests, m.flows)
 	return m
 }
 
@@ -75,6 +87,67 @@ func (m *Metrics) InstrumentSQS(o *sqs.Options) {
 				return next.HandleFinalize(ctx, in)
 			}), middleware.After)
 	})
+}
+
+// flowCollector reports the flow control of the lanes it watches when
+// metrics are gathered, so that the hot path records nothing.
+type flowCollector struct {
+	rate, receiveRTT, settleRTT, receives, unconfirmed, limit *prometheus.Desc
+
+	mu    sync.Mutex
+	lanes map[string]*lane
+}
+
+func newFlowCollector() *flowCollector {
+	desc := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, []string{"lane"}, nil)
+	}
+	return &flowCollector{
+		rate:        desc("busywork_flow_rate", "Jobs a second the lane's flow control counts on: the peak rate of finished jobs, decaying."),
+		receiveRTT:  desc("busywork_flow_receive_round_trip_seconds", "The shortest recent round trip of the lane's receives."),
+		settleRTT:   desc("busywork_flow_settle_round_trip_seconds", "The shortest recent round trip of the lane's deletes and visibility changes."),
+		receives:    desc("busywork_receives_in_flight", "Receives in flight."),
+		unconfirmed: desc("busywork_deletes_unconfirmed", "Deletes of finished jobs that SQS has not confirmed yet."),
+		limit:       desc("busywork_deletes_unconfirmed_limit", "The most deletes that may be unconfirmed now (MaxUnconfirmed, or less at a lower pace)."),
+		lanes:       make(map[string]*lane),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (f *flowCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{f.rate, f.receiveRTT, f.settleRTT, f.receives, f.unconfirmed, f.limit} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (f *flowCollector) Collect(ch chan<- prometheus.Metric) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for name, l := range f.lanes {
+		p := l.flow.pace()
+		_, limit := l.deletes.window()
+		for _, v := range []struct {
+			d *prometheus.Desc
+			v float64
+		}{
+			{f.rate, p.rate}, {f.receiveRTT, p.receive.Seconds()}, {f.settleRTT, p.settle.Seconds()},
+			{f.receives, float64(l.poll.inFlight.Load())},
+			{f.unconfirmed, float64(l.deletes.pending())}, {f.limit, float64(limit)},
+		} {
+			ch <- prometheus.MustNewConstMetric(v.d, prometheus.GaugeValue, v.v, name)
+		}
+	}
+}
+
+// watch reports l's flow from now on, in place of an earlier lane of the
+// same name.
+func (m *Metrics) watch(l *lane) {
+	if m != nil {
+		m.flows.mu.Lock()
+		m.flows.lanes[l.name] = l
+		m.flows.mu.Unlock()
+	}
 }
 
 func (m *Metrics) finished(queue, typ, outcome string) {

@@ -3,6 +3,8 @@ package consumer
 import (
 	"context"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,44 +14,110 @@ import (
 	"github.com/busywork/busywork/jobs"
 )
 
-// receiveMargin is how long a receive may take past its long-poll wait;
-// never past the drain timeout, so that shutdown waits no longer for it.
+// receiveMargin is how long a receive may take past its long-poll wait.
 const receiveMargin = 5 * time.Second
 
-// poll receives messages while ctx lasts and queues them for the lane's
-// workers. It asks for a batch only once the lane can hold all of it, so a
-// receive never brings more than the lane has room for. A receive in
+// poller starts a lane's receives: as many in flight as its flow window
+// asks for, each for a batch the lane has room to hold. Receives run in
+// goroutines of their own, which queue what they bring for the workers.
+type poller struct {
+	l *lane
+	// held counts the messages received, or asked for by a receive in
+	// flight, whose handlers have not returned yet.
+	held atomic.Int64
+	// inFlight counts the receives in flight.
+	inFlight atomic.Int64
+	// kick wakes the poller when room may have been made.
+	kick chan struct{}
+	// failures counts receives that failed in a row.
+	failures atomic.Int64
+	calls    sync.WaitGroup
+}
+
+func newPoller(l *lane) *poller {
+	return &poller{l: l, kick: make(chan struct{}, 1)}
+}
+
+// wake asks the poller to look for room again.
+func (p *poller) wake() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// release returns room for n messages whose handlers returned.
+func (p *poller) release(n int) {
+	p.held.Add(int64(-n))
+	p.wake()
+}
+
+// run starts receives until ctx ends. Their calls run under receives,
+// which a shutdown cancels only when the drain timeout ends: a receive in
 // flight when ctx ends is let finish, and what it brings is handled like
-// the rest, so no message is stranded invisible (aws-sdk-go-v2 issue 2068).
-func (l *lane) poll(ctx context.Context) {
-	failures := 0
-	for ctx.Err() == nil {
-		if err := l.credits.acquire(ctx, l.batch); err != nil {
+// the rest, so nothing is stranded invisible (aws-sdk-go-v2 issue 2068:
+// SQS answers a long poll whose client has gone away, and the messages
+// it returns stay invisible for their first lease).
+func (p *poller) run(ctx, receives context.Context) {
+	l := p.l
+	batch := int64(min(maxBatch, l.cfg.Concurrency))
+	for {
+		w := windowsFor(l.cfg, l.flow.pace())
+		most := int64(w.receives)
+		if p.failures.Load() > 0 {
+			most = 1 // one receive probes until SQS answers again
+		}
+		room := int64(l.cfg.Concurrency+w.ahead) - p.held.Load()
+		for p.inFlight.Load() < most && room >= batch {
+			n := min(room, maxBatch)
+			room -= n
+			p.held.Add(n)
+			p.inFlight.Add(1)
+			p.calls.Add(1)
+			go p.receive(receives, int(n))
+		}
+		select {
+		case <-p.kick:
+		case <-ctx.Done():
 			return
-		}
-		sent := l.c.now()
-		msgs, err := l.receive(context.WithoutCancel(ctx), l.batch)
-		l.credits.release(l.batch - len(msgs))
-		if err != nil {
-			failures++
-			wait := Backoff(failures, time.Second, 30*time.Second, nil)
-			l.log.Error("receive failed", "error", err, "retry_in_ms", wait.Milliseconds())
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return
-			}
-			continue
-		}
-		failures = 0
-		for _, msg := range msgs {
-			l.ready <- l.track(msg, sent)
 		}
 	}
 }
 
+// receive makes one receive of up to n messages and queues what it
+// brings; after a failure it waits a backoff before it gives its room
+// back.
+func (p *poller) receive(ctx context.Context, n int) {
+	defer p.calls.Done()
+	defer p.wake()
+	defer p.inFlight.Add(-1)
+	l := p.l
+	sent := l.c.now()
+	msgs, err := l.receive(ctx, n)
+	returned := l.c.now()
+	p.held.Add(int64(len(msgs) - n))
+	if err != nil {
+		if ctx.Err() != nil {
+			return // cancelled by the shutdown
+		}
+		failures := p.failures.Add(1)
+		wait := Backoff(int(failures), time.Second, 30*time.Second, nil)
+		l.log.Error("receive failed", "error", err, "retry_in_ms", wait.Milliseconds())
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		return
+	}
+	p.failures.Store(0)
+	l.flow.roundTrip(receiveCall, returned.Sub(sent))
+	for _, msg := range msgs {
+		l.ready <- l.track(msg, sent, returned)
+	}
+}
+
 func (l *lane) receive(ctx context.Context, n int) ([]types.Message, error) {
-	ctx, cancel := context.WithTimeout(ctx, min(l.c.cfg.WaitTime+receiveMargin, l.c.cfg.DrainTimeout))
+	ctx, cancel := context.WithTimeout(ctx, l.c.cfg.WaitTime+receiveMargin)
 	defer cancel()
 	out, err := l.c.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(l.url),
@@ -65,12 +133,17 @@ func (l *lane) receive(ctx context.Context, n int) ([]types.Message, error) {
 	return out.Messages, nil
 }
 
-// track starts the heartbeat of msg, received by a call sent at sent.
-func (l *lane) track(msg types.Message, sent time.Time) *message {
+// track starts the heartbeat of msg, received by a call sent at sent that
+// answered at returned. Its first lease runs from returned: SQS starts a
+// message's visibility timeout when it returns the message, which in a
+// long poll can be up to the whole wait after the call was sent (the
+// heartbeat renews half a first lease ahead, which covers the answer's
+// trip back). SQS's 12 hours run from no later than sent.
+func (l *lane) track(msg types.Message, sent, returned time.Time) *message {
 	m := &message{
 		msg:      msg,
 		received: sent,
-		expires:  sent.Add(l.firstLease),
+		expires:  returned.Add(l.firstLease),
 		until:    sent.Add(maxVisibility),
 	}
 	m.delivery = Delivery{

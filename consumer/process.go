@@ -31,15 +31,16 @@ func (l *lane) work(jobsCtx context.Context) {
 		default:
 			l.process(jobsCtx, m)
 		}
-		l.credits.release(1)
+		l.flow.finished()
+		l.poll.release(1)
 	}
 }
 
 // process prepares and runs m's handler and settles m by its result.
 func (l *lane) process(jobsCtx context.Context, m *message) {
-	if reason, ok := l.undead.get(m.delivery.MessageID); ok {
-		// Its handler failed for good before; only the copy to the DLQ did
-		// not happen. Try that again rather than the job.
+	if reason, ok := parked(m.msg); ok {
+		// Its job failed for good before; only the copy to the DLQ did not
+		// happen. Try that again rather than the job.
 		l.finish(m, result{outcome: OutcomeDeadLettered, err: reason})
 		return
 	}

@@ -23,19 +23,11 @@ func (l *lane) finish(m *message, r result) bool {
 	}
 	if r.outcome == OutcomeDeadLettered {
 		if err := l.deadLetter(m, r.err); err != nil {
-			// Not parked, so not deleted: it waits for the next receive,
-			// and the queue's redrive policy parks it in the end. Its
-			// handler does not see it again.
-			l.undead.put(m.delivery.MessageID, r.err)
 			l.c.cfg.Metrics.deadLetterFailed(l.name, l.c.typeLabel(m.delivery.Type))
-			r = result{outcome: OutcomeRetried, ran: r.ran, delay: l.backoff(m),
-				err: fmt.Errorf("%w (and sending it to the DLQ failed: %v)", r.err, err)}
-			next = stateChanging
+			r, next = l.deadLetterFailed(m, r, err)
 			m.mu.Lock()
 			m.state = next
 			m.mu.Unlock()
-		} else {
-			l.undead.drop(m.delivery.MessageID)
 		}
 	}
 	done := func(err error) { l.settled(m, r, err) }
@@ -62,6 +54,26 @@ func (l *lane) finish(m *message, r result) bool {
 		l.settled(m, r, nil)
 	}
 	return true
+}
+
+// deadLetterFailed returns what becomes of m, whose job failed for good
+// with r but whose copy to the DLQ failed with err: the job must not reach
+// a handler again, in this worker or another. So the copy is parked on
+// m's own queue, carrying the failure (see parked), and m is deleted. A
+// message already parked, or whose parked copy fails too, waits for the
+// queue's redrive policy instead, after a backoff.
+func (l *lane) deadLetterFailed(m *message, r result, err error) (result, state) {
+	why := fmt.Errorf("%w; sending it to the DLQ failed (%v)", r.err, err)
+	if _, ok := parked(m.msg); !ok {
+		perr := l.park(m, r.err)
+		if perr == nil {
+			return result{outcome: OutcomeRetried, ran: r.ran,
+				err: fmt.Errorf("%w, so it is parked on its queue for the redrive policy", why)}, stateDeleting
+		}
+		why = fmt.Errorf("%w, and so did parking it on its queue (%v)", why, perr)
+	}
+	return result{outcome: OutcomeRetried, ran: r.ran, delay: l.backoff(m),
+		err: fmt.Errorf("%w; it waits for the redrive policy", why)}, stateChanging
 }
 
 // leaseLost settles m as lease_lost if its handler has not finished yet,

@@ -10,9 +10,11 @@ import (
 // shutdown stops a consumer whose Run context has ended, within
 // DrainTimeout + ShutdownMargin:
 //
-//  1. No new receive starts; a receive in flight is let finish (it is
-//     bounded to end within DrainTimeout) and its messages are queued like
-//     the others.
+//  1. No new receive starts; receives in flight are let finish (the
+//     long poll of an idle queue lasts WaitTime), and their messages are
+//     queued like the others. A receive still waiting when DrainTimeout
+//     ends is cancelled: with a DrainTimeout longer than WaitTime (the
+//     defaults) none is.
 //  2. Queued and running jobs get until DrainTimeout after ctx ended.
 //  3. Then handlers still running are cancelled (context.Cause is
 //     ErrShuttingDown) and get cancelGrace to return; a handler that
@@ -30,6 +32,7 @@ func (c *Consumer) shutdown(s *stopping) error {
 	drain, cancelDrain := context.WithTimeout(context.Background(), c.cfg.DrainTimeout)
 	defer cancelDrain()
 	s.pollers.Wait()
+	c.stopReceiving(s, drain)
 	drained := true
 	for _, l := range s.lanes {
 		close(l.ready)
@@ -47,7 +50,7 @@ func (c *Consumer) shutdown(s *stopping) error {
 		for _, l := range s.lanes {
 			for m := range l.ready { // workers busy or hung: release the rest here
 				l.finish(m, result{outcome: OutcomeReleased, err: ErrShuttingDown})
-				l.credits.release(1)
+				l.poll.release(1)
 			}
 			if l.workers.wait(grace) != nil {
 				l.abandon()
@@ -85,6 +88,24 @@ func (c *Consumer) shutdown(s *stopping) error {
 	}
 	log.Info("shut down")
 	return nil
+}
+
+// stopReceiving waits until the receives in flight have returned, or
+// drain ends: then it cancels those still waiting and waits for them.
+func (c *Consumer) stopReceiving(s *stopping, drain context.Context) {
+	done := make(chan struct{})
+	go func() {
+		for _, l := range s.lanes {
+			l.poll.calls.Wait()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-drain.Done():
+		s.stopReceives()
+		<-done
+	}
 }
 
 // abandon gives up on the handlers that ignored their cancellation at

@@ -61,8 +61,8 @@ func TestConsumer_ALeaseOfTwelveHoursLessAMinuteGivesFullTimeoutsAndCapsALateBac
 	c, err := New(client, mux, Config{
 		Queues:      []QueueConfig{{URL: url, Lease: maxVisibility - time.Minute}},
 		BackoffBase: 15 * time.Minute, BackoffMax: time.Hour,
-		DrainTimeout: 5 * time.Second, WaitTime: time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DrainTimeout: 5 * time.Second,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func loadConsumerConfig() (consumer.Config, error) {
 // variables they come from, less the lane's prefix.
 var queueSettings = map[string]string{
 	"Concurrency":    "CONCURRENCY",
-	"Pollers":        "POLLERS",
+	"MaxReceives":    "MAX_RECEIVES",
 	"MaxUnconfirmed": "MAX_UNCONFIRMED",
 	"Lease":          "LEASE",
 }

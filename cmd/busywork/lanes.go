@@ -28,11 +28,12 @@ type LaneConfig struct {
 	QueueURL string `envconfig:"QUEUE_URL"`
 	// Concurrency is how many of the lane's jobs the worker runs at once.
 	Concurrency int `envconfig:"CONCURRENCY" default:"10"`
-	// Pollers is how many receives the worker keeps in flight on the
-	// lane; 0 means the consumer's default.
-	Pollers int `envconfig:"POLLERS"`
-	// MaxUnconfirmed bounds the lane's finished jobs whose delete SQS has
-	// not confirmed; 0 means the concurrency.
+	// MaxReceives is the most receives the worker keeps in flight on the
+	// lane (it keeps what its pace needs below it); 0 means the
+	// consumer's default.
+	MaxReceives int `envconfig:"MAX_RECEIVES"`
+	// MaxUnconfirmed is the most finished jobs of the lane whose delete
+	// SQS has not confirmed; 0 means the consumer's default.
 	MaxUnconfirmed int `envconfig:"MAX_UNCONFIRMED"`
 	// Lease is the visibility the heartbeat keeps renewing; 0 means the
 	// queue's visibility timeout.
@@ -122,8 +123,8 @@ func (l lane) check() error {
 	switch {
 	case l.Concurrency < 1:
 		return &configError{fmt.Sprintf("%sCONCURRENCY=%d: want at least 1", l.prefix(), l.Concurrency)}
-	case l.Pollers < 0:
-		return &configError{fmt.Sprintf("%sPOLLERS=%d: want at least 1 (or unset)", l.prefix(), l.Pollers)}
+	case l.MaxReceives < 0:
+		return &configError{fmt.Sprintf("%sMAX_RECEIVES=%d: want at least 2 (or unset)", l.prefix(), l.MaxReceives)}
 	case l.MaxUnconfirmed < 0:
 		return &configError{fmt.Sprintf("%sMAX_UNCONFIRMED=%d: want at least 1 (or unset)", l.prefix(), l.MaxUnconfirmed)}
 	}
@@ -181,7 +182,7 @@ func queueConfigs(ls []lane, urls map[string]string) []consumer.QueueConfig {
 	var qs []consumer.QueueConfig
 	for _, l := range ls {
 		qs = append(qs, consumer.QueueConfig{
-			URL: urls[l.name], Name: l.name, Concurrency: l.Concurrency, Pollers: l.Pollers,
+			URL: urls[l.name], Name: l.name, Concurrency: l.Concurrency, MaxReceives: l.MaxReceives,
 			MaxUnconfirmed: l.MaxUnconfirmed, Lease: l.Lease,
 		})
 	}

@@ -35,8 +35,9 @@ var workerCommand = &command{
 	run:     runWorker,
 	args:    "[--lanes LANE,...]",
 	help: `Serves the jobs of every lane (critical, default, bulk), or of the lanes
-that --lanes names, with all handlers. Each lane has its own queue, pollers
-and concurrency limit, so a backlog on one never takes another's slots:
+that --lanes names, with all handlers. Each lane has its own queue,
+receives and concurrency limit, so a backlog on one never takes another's
+slots:
 
   lane      queue (default)                              settings
   critical  BUSYWORK_CRITICAL_QUEUE (busywork-critical)  BUSYWORK_CRITICAL_*
@@ -44,9 +45,10 @@ and concurrency limit, so a backlog on one never takes another's slots:
   bulk      BUSYWORK_BULK_QUEUE (busywork-bulk)          BUSYWORK_BULK_*
 
 where the settings of a lane are CONCURRENCY (jobs at once; default 10),
-POLLERS (receives in flight; default 2), MAX_UNCONFIRMED (finished jobs whose
-delete SQS has not confirmed; default: the concurrency), LEASE and QUEUE_URL,
-as in BUSYWORK_BULK_CONCURRENCY. Follow-up jobs (an order's tickets, its
+MAX_RECEIVES (the most receives in flight; default 100: the worker keeps
+what its rate times SQS's round trip needs), MAX_UNCONFIRMED (the most
+finished jobs whose delete SQS has not confirmed; default 1000), LEASE and
+QUEUE_URL, as in BUSYWORK_BULK_CONCURRENCY. Follow-up jobs (an order's tickets, its
 dispatch) go to their own lanes by the routing table (BUSYWORK_ROUTES),
 served by this worker or another. Logs are JSON lines on stderr.
 

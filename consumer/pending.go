@@ -5,50 +5,6 @@ import (
 	"sync"
 )
 
-// slots is a counting semaphore that hands out several slots at once: a
-// poller takes room for a whole batch before it receives one.
-type slots struct {
-	mu    sync.Mutex
-	free  int
-	freed chan struct{} // closed and replaced whenever slots are released
-}
-
-func newSlots(n int) *slots {
-	return &slots{free: n, freed: make(chan struct{})}
-}
-
-// acquire waits until n slots are free and takes them. It returns ctx's
-// error when ctx ends first.
-func (s *slots) acquire(ctx context.Context, n int) error {
-	for {
-		s.mu.Lock()
-		if s.free >= n {
-			s.free -= n
-			s.mu.Unlock()
-			return nil
-		}
-		freed := s.freed
-		s.mu.Unlock()
-		select {
-		case <-freed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// release returns n slots.
-func (s *slots) release(n int) {
-	if n == 0 {
-		return
-	}
-	s.mu.Lock()
-	s.free += n
-	close(s.freed)
-	s.freed = make(chan struct{})
-	s.mu.Unlock()
-}
-
 // pending counts outstanding work and lets a caller wait, with a deadline,
 // until none is left: a sync.WaitGroup whose Wait takes a context.
 type pending struct {

@@ -1,0 +1,180 @@
+package consumer
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Flow control. A lane that finishes r jobs a second, with SQS round trips
+// of t, has by Little's law r×t messages on their way to it and r×t
+// deletes on their way to SQS at any moment: at t = 20 ms and 10,000 jobs
+// a second, 200 of each, 20 receives and 20 delete batches in flight. No
+// fixed count fits both a loopback emulator (t = 0.1 ms) and a region, so
+// a lane measures r and t as it runs and sizes its window from them:
+//
+//	window = 2 × r × t
+//
+// The factor 2 leaves room to grow: while the window is what holds a lane
+// back, the rate it allows is measured on the next update and the window
+// doubles, so a lane reaches its handlers' or its queue's pace within a
+// few round trips. r is the peak rate, decaying with rateMemory, so that a
+// pause does not shrink the windows at once; t is the shortest round trip
+// seen lately (rttMemory), so that requests queueing behind a lane's own
+// cannot inflate the window that sent them.
+//
+// With the round trip of receives, the window sizes the receives in
+// flight (window / 10, at least minReceives) and what a lane holds ahead
+// of its handlers (window, at least one batch: what it can run in about
+// one round trip, so other workers get the rest of the backlog); with the
+// round trip of settling calls, the deletes that may be unconfirmed
+// (window, at least the concurrency and a batch, at most MaxUnconfirmed).
+const (
+	// flowTick is the shortest time between two rate updates.
+	flowTick = 25 * time.Millisecond
+	// rateMemory is how long the peak rate takes to decay to 1/e once
+	// jobs stop finishing.
+	rateMemory = time.Second
+	// rttMemory is how long a round trip counts towards the shortest.
+	rttMemory = 10 * time.Second
+	// defaultRTT stands in for the round trip until one is measured.
+	defaultRTT = 20 * time.Millisecond
+	// minReceives is the fewest receives a lane keeps in flight: two long
+	// polls, so that a job on an idle lane is picked up at once even while
+	// one poll's answer is on its way.
+	minReceives = 2
+)
+
+// flow measures a lane's pace: the jobs its handlers finish and the round
+// trips of its SQS calls, receives apart from the settling calls (deletes
+// and visibility changes), since either can be slow without the other.
+// Its methods are safe for concurrent use.
+type flow struct {
+	now func() time.Time
+
+	done atomic.Int64 // jobs finished since the last update
+
+	mu      sync.Mutex
+	last    time.Time // of the last rate update
+	rate    float64   // jobs a second: the peak, decaying
+	receive shortest  // round trips of receives
+	settle  shortest  // round trips of deletes and visibility changes
+}
+
+// callKind is a kind of SQS call whose round trips a flow measures.
+type callKind int
+
+const (
+	receiveCall callKind = iota
+	settleCall
+)
+
+func newFlow(now func() time.Time) *flow {
+	t := now()
+	return &flow{now: now, last: t, receive: shortest{since: t}, settle: shortest{since: t}}
+}
+
+// finished counts a job whose handler returned (or that left the lane
+// without one).
+func (f *flow) finished() { f.done.Add(1) }
+
+// roundTrip records the duration of a successful SQS call of kind k.
+func (f *flow) roundTrip(k callKind, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := &f.receive
+	if k == settleCall {
+		s = &f.settle
+	}
+	s.add(f.now(), d)
+}
+
+// pace is what a flow measured: the rate in jobs a second, and the round
+// trips of receives and of settling calls.
+type pace struct {
+	rate            float64
+	receive, settle time.Duration
+}
+
+// pace returns the lane's pace, updating the rate when flowTick has passed
+// since the last update.
+func (f *flow) pace() pace {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	if dt := now.Sub(f.last); dt >= flowTick {
+		n := f.done.Swap(0)
+		f.rate = math.Max(float64(n)/dt.Seconds(), f.rate*math.Exp(-dt.Seconds()/rateMemory.Seconds()))
+		f.last = now
+	}
+	return pace{rate: f.rate, receive: f.receive.get(now), settle: f.settle.get(now)}
+}
+
+// shortest keeps the shortest round trip of the last rttMemory: of the
+// current half and of the one before.
+type shortest struct {
+	now, before time.Duration // 0: none measured
+	since       time.Time     // when the current half began
+}
+
+func (s *shortest) add(now time.Time, d time.Duration) {
+	s.rotate(now)
+	if d > 0 && (s.now == 0 || d < s.now) {
+		s.now = d
+	}
+}
+
+// get returns the shortest round trip, or defaultRTT before any.
+func (s *shortest) get(now time.Time) time.Duration {
+	s.rotate(now)
+	d := s.now
+	if s.before != 0 && (d == 0 || s.before < d) {
+		d = s.before
+	}
+	if d == 0 {
+		return defaultRTT
+	}
+	return d
+}
+
+// rotate starts a new half when the current one is over; a half without
+// calls keeps what the one before knew.
+func (s *shortest) rotate(now time.Time) {
+	if now.Sub(s.since) < rttMemory/2 {
+		return
+	}
+	if s.now != 0 {
+		s.before = s.now
+	}
+	s.now, s.since = 0, now
+}
+
+// windows is what a lane may keep in flight.
+type windows struct {
+	receives    int // receives in flight
+	ahead       int // messages held beyond those whose handlers run
+	unconfirmed int // deletes not yet confirmed by SQS
+}
+
+// windowsFor sizes a lane's windows from its pace (see flow): the
+// receives and what is held ahead from 2 × rate × the receive round trip,
+// the unconfirmed deletes from 2 × rate × the settling round trip.
+func windowsFor(q QueueConfig, p pace) windows {
+	batch := min(maxBatch, q.Concurrency)
+	in, out := window(p.rate, p.receive), window(p.rate, p.settle)
+	return windows{
+		receives:    min(max(minReceives, (in+maxBatch-1)/maxBatch), q.MaxReceives),
+		ahead:       min(max(batch, in), maxBatch*q.MaxReceives),
+		unconfirmed: min(max(q.Concurrency, maxBatch, out), q.MaxUnconfirmed),
+	}
+}
+
+// window returns 2 × rate × rtt, in messages, rounded up.
+func window(rate float64, rtt time.Duration) int {
+	w := 2 * rate * rtt.Seconds()
+	if w >= math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(math.Ceil(w))
+}

@@ -1,0 +1,127 @@
+package consumer
+
+import (
+	"testing"
+	"time"
+)
+
+// clock is a manual clock for a flow.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *clock                   { return &clock{t: time.Unix(1_700_000_000, 0)} }
+func finish(f *flow, n int)              { f.done.Add(int64(n)) }
+func queue(concurrency int) QueueConfig {
+	return QueueConfig{Concurrency: concurrency, MaxReceives: 100, MaxUnconfirmed: 1000}
+}
+func paceOf(rate float64, rtt time.Duration) pace { return pace{rate: rate, receive: rtt, settle: rtt} }
+
+func TestWindowsFor_FollowTheRateTimesTheRoundTrip(t *testing.T) {
+	tests := []struct {
+		name string
+		q    QueueConfig
+		p    pace
+		want windows
+	}{
+		{"idle: two long polls, a batch ahead, the floor of deletes", queue(10), paceOf(0, 20*time.Millisecond),
+			windows{receives: 2, ahead: 10, unconfirmed: 10}},
+		{"idle with one slot: a message ahead", queue(1), paceOf(0, 20*time.Millisecond),
+			windows{receives: 2, ahead: 1, unconfirmed: 10}},
+		{"idle with many slots: deletes up to the concurrency", queue(100), paceOf(0, 20*time.Millisecond),
+			windows{receives: 2, ahead: 10, unconfirmed: 100}},
+		{"10,000 jobs/s at 20 ms: 400 on their way each way", queue(10), paceOf(10_000, 20*time.Millisecond),
+			windows{receives: 40, ahead: 400, unconfirmed: 400}},
+		{"the same on the loopback: the floors", queue(10), paceOf(10_000, 100*time.Microsecond),
+			windows{receives: 2, ahead: 10, unconfirmed: 10}},
+		{"slow jobs: 100 a second at 20 ms", queue(10), paceOf(100, 20*time.Millisecond),
+			windows{receives: 2, ahead: 10, unconfirmed: 10}},
+		{"past the ceilings", queue(10), paceOf(1e6, time.Second),
+			windows{receives: 100, ahead: 1000, unconfirmed: 1000}},
+		{"slow deletes widen only the deletes", queue(10), pace{rate: 500, receive: 20 * time.Millisecond, settle: 220 * time.Millisecond},
+			windows{receives: 2, ahead: 20, unconfirmed: 220}},
+		{"a ceiling under the floor wins", QueueConfig{Concurrency: 10, MaxReceives: 2, MaxUnconfirmed: 3}, paceOf(10_000, 20*time.Millisecond),
+			windows{receives: 2, ahead: 20, unconfirmed: 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := windowsFor(tt.q, tt.p); got != tt.want {
+				t.Errorf("windowsFor(%+v, %+v) = %+v, want %+v", tt.q, tt.p, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFlow_RateRisesAtOnceAndDecaysSlowly(t *testing.T) {
+	c := newClock()
+	f := newFlow(c.now)
+	c.advance(100 * time.Millisecond)
+	finish(f, 500)
+	if got := f.pace().rate; got != 5000 {
+		t.Fatalf("after 500 jobs in 100 ms the rate is %v, want 5000", got)
+	}
+	// Nothing finishes for a second: the rate decays to 1/e, not to 0.
+	c.advance(time.Second)
+	if got := f.pace().rate; got < 5000*0.35 || got > 5000*0.38 {
+		t.Fatalf("a second later the rate is %v, want about 5000/e", got)
+	}
+	// A tick shorter than flowTick does not update it.
+	before := f.pace().rate
+	finish(f, 1000)
+	c.advance(flowTick / 2)
+	if got := f.pace().rate; got != before {
+		t.Fatalf("updated after %s: %v, want %v", flowTick/2, got, before)
+	}
+}
+
+func TestFlow_WhileTheWindowHoldsALaneBackItDoublesEachUpdate(t *testing.T) {
+	c := newClock()
+	f := newFlow(c.now)
+	q := queue(10)
+	const rtt = 20 * time.Millisecond
+	f.roundTrip(receiveCall, rtt)
+	f.roundTrip(settleCall, rtt)
+	held := windowsFor(q, f.pace()).ahead
+	for range 6 {
+		// The lane finishes what it holds every round trip.
+		perTick := float64(held) / rtt.Seconds() * (2 * flowTick).Seconds()
+		c.advance(2 * flowTick)
+		finish(f, int(perTick))
+		next := windowsFor(q, f.pace()).ahead
+		if next < 2*held-1 {
+			t.Fatalf("the window grew from %d to %d, want it doubled", held, next)
+		}
+		held = next
+	}
+	if held < 640 {
+		t.Fatalf("after six updates the window is %d", held)
+	}
+}
+
+func TestShortest_KeepsTheShortestRoundTripOfTheLastTenSeconds(t *testing.T) {
+	c := newClock()
+	f := newFlow(c.now)
+	if got := f.pace().receive; got != defaultRTT {
+		t.Fatalf("before any call: %s, want the default %s", got, defaultRTT)
+	}
+	f.roundTrip(receiveCall, 20*time.Millisecond)
+	f.roundTrip(receiveCall, 900*time.Millisecond) // a request that queued
+	f.roundTrip(settleCall, 200*time.Millisecond)
+	if p := f.pace(); p.receive != 20*time.Millisecond || p.settle != 200*time.Millisecond {
+		t.Fatalf("pace %+v, want receives 20ms and settling calls 200ms", p)
+	}
+	// The network slows down for good: within ten seconds the slower
+	// round trip is the one counted.
+	for range 4 {
+		c.advance(3 * time.Second)
+		f.roundTrip(receiveCall, 50*time.Millisecond)
+	}
+	if got := f.pace().receive; got != 50*time.Millisecond {
+		t.Fatalf("after twelve seconds of 50 ms calls: %s", got)
+	}
+	// A quiet spell keeps what was known.
+	c.advance(time.Minute)
+	if got := f.pace().receive; got != 50*time.Millisecond {
+		t.Fatalf("after a quiet minute: %s, want the last known 50ms", got)
+	}
+}

@@ -1,0 +1,112 @@
+package consumer_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/internal/testenv"
+	"github.com/busywork/busywork/jobs"
+)
+
+// On an idle lane a job arrives in the middle of a 20 s long poll, and SQS
+// starts its visibility timeout then, not when the poll was sent: a first
+// lease counted from the send would have run out on arrival, and the job
+// would run twice.
+func TestConsumer_JobsArrivingDuringAnIdleLongPollRunOnceWithTheirFullTimeout(t *testing.T) {
+	testenv.Require(t)
+	client := testenv.SQS(t)
+	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 30})
+	const (
+		work    = 2 * time.Second
+		timeout = 10 * time.Second
+	)
+	var (
+		mu        sync.Mutex
+		deadlines = make(map[string]time.Duration) // job -> its handler's time to deadline at start
+	)
+	ran := newTally()
+	mux := consumer.NewMux()
+	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
+		dl, _ := ctx.Deadline()
+		mu.Lock()
+		deadlines[j.Message] = time.Until(dl)
+		mu.Unlock()
+		ran.add(j.Message)
+		select {
+		case <-time.After(work):
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}, consumer.Timeout(timeout))
+	var logs logBuffer
+	// WaitTime unset: the production 20 s long poll.
+	r := start(t, client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: url}}, Logger: logs.logger()})
+
+	began := time.Now()
+	var ids []string
+	for _, at := range []time.Duration{2 * time.Second, 7 * time.Second, 15 * time.Second} {
+		time.Sleep(time.Until(began.Add(at)))
+		ids = append(ids, enqueue(t, client, url, jobs.Ping{Message: at.String()})...)
+	}
+	for _, id := range ids {
+		waitFor(t, 2*work+5*time.Second, func() bool { return logs.outcome(id) != "" },
+			func() string { return "job " + id + " has no outcome:\n" + logs.String() })
+		if got := logs.outcome(id); got != consumer.OutcomeSucceeded {
+			t.Errorf("job %s: outcome %s, want succeeded:\n%s", id, got, logs.String())
+		}
+	}
+	r.stop(t)
+	for msg, n := range ran.snapshot() {
+		if n != 1 {
+			t.Errorf("the job sent %s into the poll ran %d times, want once", msg, n)
+		}
+		if d := deadlines[msg]; d < timeout-time.Second {
+			t.Errorf("the job sent %s into the poll started with %s to its deadline, want its full %s", msg, d, timeout)
+		}
+	}
+	if n := len(ran.snapshot()); n != 3 {
+		t.Errorf("%d of the 3 jobs ran", n)
+	}
+	if n := queueSize(t, client, url); n != 0 {
+		t.Errorf("%d messages left on the queue, want every job deleted", n)
+	}
+}
+
+// A shutdown lets the long polls in flight finish within the drain
+// timeout: a job that reaches one of them while the worker stops is
+// handled and deleted, not stranded invisible, and the idle worker still
+// stops within its bound.
+func TestConsumer_AJobArrivingWhileAnIdleWorkerStopsIsHandledNotStranded(t *testing.T) {
+	testenv.Require(t)
+	client := testenv.SQS(t)
+	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 30})
+	handled := newTally()
+	mux := consumer.NewMux()
+	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
+		handled.add(j.Message)
+		return nil
+	})
+	cfg := consumer.Config{Queues: []consumer.QueueConfig{{URL: url}}, DrainTimeout: 25 * time.Second}
+	r := start(t, client, mux, cfg)
+	time.Sleep(2 * time.Second) // both long polls now wait on an empty queue
+
+	stopped := time.Now()
+	go func() {
+		time.Sleep(time.Second)
+		enqueue(t, client, url, jobs.Ping{Message: "late"})
+	}()
+	r.stop(t)
+	if took, bound := time.Since(stopped), 20*time.Second; took > bound {
+		t.Errorf("the idle worker took %s to stop, past its long poll's %s", took, bound)
+	}
+	if n := handled.snapshot()["late"]; n != 1 {
+		t.Fatalf("the job sent while the worker stopped ran %d times, want once, by the stopping worker", n)
+	}
+	if n := queueSize(t, client, url); n != 0 {
+		t.Errorf("%d messages left on the queue, want the late job deleted", n)
+	}
+}
