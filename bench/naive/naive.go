@@ -7,15 +7,12 @@ package naive
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/busywork/busywork/bench/internal/drain"
-	"github.com/busywork/busywork/jobs"
 )
 
 // Consume serves s the way a first SQS consumer is often written:
@@ -28,36 +25,25 @@ import (
 // left invisible), and every delete is confirmed before it returns. It
 // returns the first receive or delete error, having stopped.
 func Consume(ctx context.Context, s drain.Setup) error {
-	var g errgroup.Group
-	for range s.Concurrency {
-		g.Go(func() error {
-			for ctx.Err() == nil {
-				out, err := s.Client.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-					QueueUrl:            aws.String(s.QueueURL),
-					MaxNumberOfMessages: 1,
-					WaitTimeSeconds:     1,
-				})
-				if err != nil {
-					return fmt.Errorf("naive: receive: %w", err)
-				}
-				for _, m := range out.Messages {
-					var job jobs.Ping
-					if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &job); err != nil {
-						s.Problems.Add(fmt.Sprintf("naive: decode %q: %v", aws.ToString(m.Body), err))
-						continue
-					}
-					if err := s.Handle(context.Background(), job); err != nil {
-						continue
-					}
-					if _, err := s.Client.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{
-						QueueUrl: aws.String(s.QueueURL), ReceiptHandle: m.ReceiptHandle,
-					}); err != nil {
-						return fmt.Errorf("naive: delete: %w", err)
-					}
-				}
-			}
-			return nil
+	return drain.Loop(ctx, s.Concurrency, func() error {
+		out, err := s.Client.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl:            aws.String(s.QueueURL),
+			MaxNumberOfMessages: 1,
+			WaitTimeSeconds:     1,
 		})
-	}
-	return g.Wait()
+		if err != nil {
+			return fmt.Errorf("naive: receive: %w", err)
+		}
+		for _, m := range out.Messages {
+			if !s.HandleBody(context.Background(), "naive", aws.ToString(m.Body)) {
+				continue
+			}
+			if _, err := s.Client.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{
+				QueueUrl: aws.String(s.QueueURL), ReceiptHandle: m.ReceiptHandle,
+			}); err != nil {
+				return fmt.Errorf("naive: delete: %w", err)
+			}
+		}
+		return nil
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
@@ -52,15 +53,24 @@ type Config struct {
 	// has handled the warm-up job, and then measure each job's latency
 	// from its send time to the start of its handler.
 	Idle bool
+	// Stream makes the child write a Line with Finished for every job
+	// whose handler is about to return nil, before it returns: a job the
+	// consumer may have deleted has been reported, so that a parent that
+	// kills the child knows every job that may not run again.
+	Stream bool
 	// GiveUp bounds the wait for all the jobs.
 	GiveUp time.Duration
 }
 
 // Line is one line of JSON the child writes on stdout: an idle run's
-// ready signal, then the report.
+// ready signal or a streaming run's finished jobs, then the report.
 type Line struct {
 	// Ready says the child has handled the warm-up job.
 	Ready bool `json:",omitempty"`
+	// Finished is the index of a job whose handler is about to return nil
+	// (streaming runs). Each line is one write to stdout, so lines from
+	// many handlers at once do not mix.
+	Finished *int `json:",omitempty"`
 	// Report is the child's report, its last line.
 	Report *Report `json:",omitempty"`
 }
@@ -135,14 +145,24 @@ func Serve(t *testing.T, consume Consumer) {
 	probs := &Problems{}
 	requests := &sqsCounter{problems: probs}
 	tl := newTally(cfg.Jobs, cfg.Idle)
+	var onFinished func(int) error
+	if cfg.Stream {
+		onFinished = func(i int) error {
+			b, err := json.Marshal(Line{Finished: &i})
+			if err == nil {
+				_, err = os.Stdout.Write(append(b, '\n'))
+			}
+			return err
+		}
+	}
 	s := Setup{
 		Client:      testenv.SQS(t, requests.wrap),
 		QueueURL:    cfg.QueueURL,
 		Concurrency: cfg.Concurrency,
-		Handle:      tl.handler(cfg.Work, probs),
+		Handle:      tl.handler(cfg.Work, probs, onFinished),
 		Problems:    probs,
 	}
-	rep := Report{StartCPU: processCPU(), StartRSS: peakRSS(t)}
+	rep := Report{StartCPU: ProcessCPU(), StartRSS: peakRSS(t)}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -231,9 +251,11 @@ func newTally(n int, idle bool) *tally {
 }
 
 // handler returns the jobs' handler: it records the job's latency (idle
-// runs), takes work (or until ctx ends), then records the job as handled.
-// A message that is not one of the jobs is a problem and an error.
-func (t *tally) handler(work time.Duration, probs *Problems) func(context.Context, jobs.Ping) error {
+// runs), takes work (or until ctx ends), calls onFinished (when not nil)
+// with the job's index, then records the job as handled. A message that is
+// not one of the jobs, or an error of onFinished, is a problem and an
+// error (the job is not deleted).
+func (t *tally) handler(work time.Duration, probs *Problems, onFinished func(int) error) func(context.Context, jobs.Ping) error {
 	return func(ctx context.Context, job jobs.Ping) error {
 		began := time.Now()
 		if job.Message == WarmUp {
@@ -255,6 +277,12 @@ func (t *tally) handler(work time.Duration, probs *Problems) func(context.Contex
 			case <-ctx.Done():
 				timer.Stop()
 				return ctx.Err()
+			}
+		}
+		if onFinished != nil {
+			if err := onFinished(i); err != nil {
+				probs.Add(fmt.Sprintf("report job %d finished: %v", i, err))
+				return err
 			}
 		}
 		t.finished(i)
@@ -374,8 +402,8 @@ func (p *Problems) summary() (int, []string) {
 	return p.n, slices.Clone(p.first)
 }
 
-// processCPU returns the user and system CPU time this process has used.
-func processCPU() time.Duration {
+// ProcessCPU returns the user and system CPU time this process has used.
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		panic(err)
@@ -403,4 +431,34 @@ func peakRSS(t *testing.T) int64 {
 	}
 	t.Fatal("/proc/self/status has no VmHWM")
 	return 0
+}
+
+// HandleBody decodes body, a message's, as a ping job and runs s.Handle on
+// it, reporting whether the handler returned nil. A body that is not a
+// ping job is a problem of who (the consumer's name, for the message).
+func (s Setup) HandleBody(ctx context.Context, who, body string) bool {
+	var job jobs.Ping
+	if err := json.Unmarshal([]byte(body), &job); err != nil {
+		s.Problems.Add(fmt.Sprintf("%s: decode %q: %v", who, body, err))
+		return false
+	}
+	return s.Handle(ctx, job) == nil
+}
+
+// Loop runs k goroutines, each calling step until ctx ends or step fails
+// (a step in progress when ctx ends is let finish), and returns the first
+// error of a step once all have returned.
+func Loop(ctx context.Context, k int, step func() error) error {
+	var g errgroup.Group
+	for range k {
+		g.Go(func() error {
+			for ctx.Err() == nil {
+				if err := step(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
