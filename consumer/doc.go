@@ -20,26 +20,32 @@
 //
 // # What happens to a message
 //
-// Each queue (lane) has Concurrency workers and Pollers pollers. A poller
-// receives a batch of up to 10 once the lane has room for all of it, so
-// receives overlap work: a lane holds at most Concurrency +
-// min(Concurrency, 10 × Pollers) messages. From the receive on, a
-// heartbeat keeps each message invisible: a receive asks for a short first
-// lease (at most FirstLease, so the messages of a receive whose response is
-// lost come back soon), and the heartbeat extends it by Lease whenever
-// less than half the first lease is left, in batches of up to 10 sent in
-// parallel, until SQS has confirmed what became of the message — never
-// past its handler's deadline plus HungGrace while it runs, nor past SQS's
-// 12 hours. Every visibility the consumer sets is capped at what is left
-// of those 12 hours.
+// Each queue (lane) has Concurrency workers, and keeps as many receives
+// in flight as its pace needs: it measures the rate at which its handlers
+// finish jobs and the round trip of its SQS calls as it runs, and keeps
+// twice their product in flight (Little's law, with room to grow), so a
+// worker 20 ms from SQS keeps the pace it has on the loopback; see
+// MaxReceives. What
+// it holds ahead of its handlers follows the same measure (at least a
+// batch), so it never hoards a backlog other workers could run. From the
+// receive on, a heartbeat keeps each message invisible: a receive asks for
+// a short first lease (at most FirstLease, counted from when SQS returned
+// the message, so the messages of a receive whose response is lost come
+// back soon), and the heartbeat extends it by Lease whenever less than
+// half the first lease is left, in batches of up to 10 sent in parallel,
+// until SQS has confirmed what became of the message — never past its
+// handler's deadline plus HungGrace while it runs, nor past SQS's 12
+// hours. Every visibility the consumer sets is capped at what is left of
+// those 12 hours.
 //
 //   - The handler returns nil: its slot is free at once, and the message
 //     is deleted in a batch. A batch goes out as soon as no call is in
 //     flight, and fills while calls are, or for up to 50 ms while other
 //     handlers of the queue still run, so an idle worker deletes at once
-//     and a busy one sends full batches. At most MaxUnconfirmed deletes
-//     are unconfirmed at a time: a worker killed outright runs at most
-//     MaxUnconfirmed + Concurrency finished jobs again.
+//     and a busy one sends full batches. The deletes that may be
+//     unconfirmed follow the pace too, up to MaxUnconfirmed: a worker
+//     killed outright runs at most Concurrency + that limit finished jobs
+//     again.
 //   - The handler returns an error, panics or runs out of time: the
 //     message's visibility is set to Backoff of its receive count (or the
 //     delay of a RetryAfter error), and SQS delivers it again then. The
@@ -49,8 +55,10 @@
 //     not decode or Validate, or a panic while decoding), a signing key is
 //     set and the signature is missing or wrong, or the handler returns a
 //     Permanent error: the message is copied to the DLQ with the attributes
-//     error and failed_at, then deleted. If the copy fails, the job waits
-//     for the redrive policy without reaching its handler again.
+//     error and failed_at, then deleted. If the copy fails, the dead
+//     letter is parked on its own queue carrying those attributes, and
+//     whoever receives it sends it to the DLQ instead of running it (or
+//     the queue's redrive policy moves it).
 //   - The handler ignores its cancelled context for HungGrace past its
 //     deadline: the message is given back for a retry, the handler counts
 //     as hung until it returns, and Healthy reports an error once hung
@@ -65,8 +73,9 @@
 //
 // # Shutdown
 //
-// When Run's context ends, no new receive starts, and running and queued
-// jobs get DrainTimeout. Then handlers still running are cancelled (the
+// When Run's context ends, no new receive starts; the receives in flight
+// are let finish within DrainTimeout (so what they bring is handled, not
+// stranded), and running and queued jobs get DrainTimeout. Then handlers still running are cancelled (the
 // cause is ErrShuttingDown); once they return, their messages are released
 // (visible again at once), so a job never overlaps its own redelivery.
 // Pending deletes and visibility changes are confirmed last. Run returns

@@ -12,7 +12,7 @@ import (
 // deletes on their way to SQS at any moment: at t = 20 ms and 10,000 jobs
 // a second, 200 of each, 20 receives and 20 delete batches in flight. No
 // fixed count fits both a loopback emulator (t = 0.1 ms) and a region, so
-// a lane measures r and t as it runs and sizes its window from them:
+// a lane measures r and t as it runs and sizes its windows from them:
 //
 //	window = 2 × r × t
 //
@@ -20,16 +20,20 @@ import (
 // back, the rate it allows is measured on the next update and the window
 // doubles, so a lane reaches its handlers' or its queue's pace within a
 // few round trips. r is the peak rate, decaying with rateMemory, so that a
-// pause does not shrink the windows at once; t is the shortest round trip
-// seen lately (rttMemory), so that requests queueing behind a lane's own
-// cannot inflate the window that sent them.
+// pause does not shrink the windows at once.
 //
 // With the round trip of receives, the window sizes the receives in
 // flight (window / 10, at least minReceives) and what a lane holds ahead
 // of its handlers (window, at least one batch: what it can run in about
-// one round trip, so other workers get the rest of the backlog); with the
-// round trip of settling calls, the deletes that may be unconfirmed
-// (window, at least the concurrency and a batch, at most MaxUnconfirmed).
+// one round trip, so other workers get the rest of the backlog). Here t
+// is the shortest round trip of the last rttMemory (as BBR sizes a TCP
+// window): receives beyond what the queue serves only wait in line, and a
+// t that grew with that wait would send more of them. With the round trip
+// of settling calls (deletes, visibility changes), the window sizes the
+// deletes that may be unconfirmed (at least the concurrency and a batch,
+// at most MaxUnconfirmed). Those are only allowed, never sent to fill the
+// window, so t is their smoothed round trip (srtt, as TCP keeps one): a
+// slow SQS does not make handlers wait for confirmations.
 const (
 	// flowTick is the shortest time between two rate updates.
 	flowTick = 25 * time.Millisecond
@@ -38,7 +42,10 @@ const (
 	rateMemory = time.Second
 	// rttMemory is how long a round trip counts towards the shortest.
 	rttMemory = 10 * time.Second
-	// defaultRTT stands in for the round trip until one is measured.
+	// maxQueueing bounds the round trip receives are sized by, in
+	// multiples of the shortest.
+	maxQueueing = 4
+	// defaultRTT stands in for a round trip until one is measured.
 	defaultRTT = 20 * time.Millisecond
 	// minReceives is the fewest receives a lane keeps in flight: two long
 	// polls, so that a job on an idle lane is picked up at once even while
@@ -56,10 +63,10 @@ type flow struct {
 	done atomic.Int64 // jobs finished since the last update
 
 	mu      sync.Mutex
-	last    time.Time // of the last rate update
-	rate    float64   // jobs a second: the peak, decaying
-	receive shortest  // round trips of receives
-	settle  shortest  // round trips of deletes and visibility changes
+	last    time.Time  // of the last rate update
+	rate    float64    // jobs a second: the peak, decaying
+	receive roundTrips // of receives that brought messages
+	settle  roundTrips // of deletes and visibility changes
 }
 
 // callKind is a kind of SQS call whose round trips a flow measures.
@@ -72,26 +79,31 @@ const (
 
 func newFlow(now func() time.Time) *flow {
 	t := now()
-	return &flow{now: now, last: t, receive: shortest{since: t}, settle: shortest{since: t}}
+	return &flow{now: now, last: t, receive: roundTrips{since: t}, settle: roundTrips{since: t}}
 }
 
 // finished counts a job whose handler returned (or that left the lane
 // without one).
 func (f *flow) finished() { f.done.Add(1) }
 
-// roundTrip records the duration of a successful SQS call of kind k.
+// roundTrip records the duration of a successful SQS call of kind k. A
+// receive counts only when it brought messages: an empty one waited out
+// its long poll.
 func (f *flow) roundTrip(k callKind, d time.Duration) {
+	if d <= 0 {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := &f.receive
+	r := &f.receive
 	if k == settleCall {
-		s = &f.settle
+		r = &f.settle
 	}
-	s.add(f.now(), d)
+	r.add(f.now(), d)
 }
 
 // pace is what a flow measured: the rate in jobs a second, and the round
-// trips of receives and of settling calls.
+// trips that size the receives and the settling calls.
 type pace struct {
 	rate            float64
 	receive, settle time.Duration
@@ -108,29 +120,49 @@ func (f *flow) pace() pace {
 		f.rate = math.Max(float64(n)/dt.Seconds(), f.rate*math.Exp(-dt.Seconds()/rateMemory.Seconds()))
 		f.last = now
 	}
-	return pace{rate: f.rate, receive: f.receive.get(now), settle: f.settle.get(now)}
+	return pace{
+		rate:    f.rate,
+		receive: f.receive.shortest(now),
+		settle:  f.settle.smoothed(),
+	}
 }
 
-// shortest keeps the shortest round trip of the last rttMemory: of the
-// current half and of the one before.
-type shortest struct {
+// roundTrips keeps a smoothed round trip (an average that gives each new
+// one an eighth of the weight) and the shortest of the last rttMemory: of
+// the current half and of the one before.
+type roundTrips struct {
+	srtt        time.Duration // 0: none measured
 	now, before time.Duration // 0: none measured
 	since       time.Time     // when the current half began
 }
 
-func (s *shortest) add(now time.Time, d time.Duration) {
-	s.rotate(now)
-	if d > 0 && (s.now == 0 || d < s.now) {
-		s.now = d
+func (r *roundTrips) add(now time.Time, d time.Duration) {
+	if r.srtt == 0 {
+		r.srtt = d
+	} else {
+		r.srtt += (d - r.srtt) / 8
+	}
+	r.rotate(now)
+	if r.now == 0 || d < r.now {
+		r.now = d
 	}
 }
 
-// get returns the shortest round trip, or defaultRTT before any.
-func (s *shortest) get(now time.Time) time.Duration {
-	s.rotate(now)
-	d := s.now
-	if s.before != 0 && (d == 0 || s.before < d) {
-		d = s.before
+// smoothed returns the smoothed round trip, or defaultRTT before any.
+func (r *roundTrips) smoothed() time.Duration {
+	if r.srtt == 0 {
+		return defaultRTT
+	}
+	return r.srtt
+}
+
+// shortest returns the shortest round trip of the last rttMemory, or
+// defaultRTT before any.
+func (r *roundTrips) shortest(now time.Time) time.Duration {
+	r.rotate(now)
+	d := r.now
+	if r.before != 0 && (d == 0 || r.before < d) {
+		d = r.before
 	}
 	if d == 0 {
 		return defaultRTT
@@ -140,14 +172,14 @@ func (s *shortest) get(now time.Time) time.Duration {
 
 // rotate starts a new half when the current one is over; a half without
 // calls keeps what the one before knew.
-func (s *shortest) rotate(now time.Time) {
-	if now.Sub(s.since) < rttMemory/2 {
+func (r *roundTrips) rotate(now time.Time) {
+	if now.Sub(r.since) < rttMemory/2 {
 		return
 	}
-	if s.now != 0 {
-		s.before = s.now
+	if r.now != 0 {
+		r.before = r.now
 	}
-	s.now, s.since = 0, now
+	r.now, r.since = 0, now
 }
 
 // windows is what a lane may keep in flight.

@@ -98,26 +98,36 @@ func TestFlow_WhileTheWindowHoldsALaneBackItDoublesEachUpdate(t *testing.T) {
 	}
 }
 
-func TestShortest_KeepsTheShortestRoundTripOfTheLastTenSeconds(t *testing.T) {
+func TestFlow_ReceivesCountTheShortestRoundTripAndSettlingCallsTheSmoothed(t *testing.T) {
 	c := newClock()
 	f := newFlow(c.now)
-	if got := f.pace().receive; got != defaultRTT {
-		t.Fatalf("before any call: %s, want the default %s", got, defaultRTT)
+	if p := f.pace(); p.receive != defaultRTT || p.settle != defaultRTT {
+		t.Fatalf("before any call: %+v, want the default %s", p, defaultRTT)
 	}
 	f.roundTrip(receiveCall, 20*time.Millisecond)
-	f.roundTrip(receiveCall, 900*time.Millisecond) // a request that queued
 	f.roundTrip(settleCall, 200*time.Millisecond)
 	if p := f.pace(); p.receive != 20*time.Millisecond || p.settle != 200*time.Millisecond {
 		t.Fatalf("pace %+v, want receives 20ms and settling calls 200ms", p)
 	}
+	// Calls that wait in line at the queue: receives are still sized by
+	// the shortest round trip, the deletes allowed by the smoothed one.
+	for range 50 {
+		f.roundTrip(receiveCall, 900*time.Millisecond)
+		f.roundTrip(settleCall, 900*time.Millisecond)
+	}
+	if p := f.pace(); p.receive != 20*time.Millisecond || p.settle < 850*time.Millisecond {
+		t.Fatalf("pace %+v, want receives 20ms and settling calls near 900ms", p)
+	}
 	// The network slows down for good: within ten seconds the slower
-	// round trip is the one counted.
+	// round trip is the shortest.
 	for range 4 {
 		c.advance(3 * time.Second)
-		f.roundTrip(receiveCall, 50*time.Millisecond)
+		for range 20 {
+			f.roundTrip(receiveCall, 50*time.Millisecond)
+		}
 	}
 	if got := f.pace().receive; got != 50*time.Millisecond {
-		t.Fatalf("after twelve seconds of 50 ms calls: %s", got)
+		t.Fatalf("after twelve seconds of 50 ms receives: %s", got)
 	}
 	// A quiet spell keeps what was known.
 	c.advance(time.Minute)

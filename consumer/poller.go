@@ -110,7 +110,9 @@ func (p *poller) receive(ctx context.Context, n int) {
 		return
 	}
 	p.failures.Store(0)
-	l.flow.roundTrip(receiveCall, returned.Sub(sent))
+	if len(msgs) > 0 {
+		l.flow.roundTrip(receiveCall, returned.Sub(sent))
+	}
 	for _, msg := range msgs {
 		l.ready <- l.track(msg, sent, returned)
 	}

@@ -347,7 +347,6 @@ func serveLinks(t *testing.T, h *handlers.MagicLink) *linkWorker {
 	}, consumer.Timeout(20*time.Second))
 	c, err := consumer.New(client, mux, consumer.Config{
 		Queues:       []consumer.QueueConfig{{URL: queue, Concurrency: 1}},
-		WaitTime:     time.Second,
 		DrainTimeout: 5 * time.Second,
 		BackoffBase:  time.Second, BackoffMax: time.Second,
 	})

@@ -68,7 +68,6 @@ func (w *ticketWorld) serve(h *handlers.Tickets, genTimeout time.Duration) {
 	consumer.Handle(mux, h.Dispatch, consumer.Timeout(handlers.DispatchTicketsTimeout))
 	c, err := consumer.New(w.sqs, mux, consumer.Config{
 		Queues:       []consumer.QueueConfig{{URL: w.queue, Concurrency: 10}},
-		WaitTime:     time.Second,
 		DrainTimeout: 5 * time.Second,
 		BackoffBase:  time.Second, BackoffMax: time.Second,
 	})

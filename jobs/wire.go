@@ -12,7 +12,10 @@ import (
 
 // Message attribute names. The producer sets job_type, job_id and
 // enqueued_at on every message, and signature when it has a signing key; the
-// consumer adds error and failed_at to a message it dead-letters.
+// consumer adds error and failed_at to a message it dead-letters. A message
+// on a lane's own queue that carries failed_at is a dead letter whose copy
+// to the DLQ failed, parked there: the consumer sends it to the DLQ and
+// never runs it. A replay from the DLQ drops both.
 const (
 	AttrJobType    = "job_type"
 	AttrJobID      = "job_id"

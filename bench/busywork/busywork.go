@@ -18,17 +18,18 @@ import (
 )
 
 // Consume serves s with busywork's consumer as a worker would run it: one
-// queue with s.concurrency slots and the default pollers, metrics on, and
-// its per-job JSON log line written to io.Discard (warnings and errors are
-// noted as problems). WaitTime 1 s and DrainTimeout 2 s keep its stop
-// short: Run lets a receive in flight at shutdown finish.
+// queue with s.concurrency slots and the defaults otherwise (the 20 s
+// long poll, flow control up to 100 receives and 1000 unconfirmed
+// deletes), metrics on, and its per-job JSON log line written to
+// io.Discard (warnings and errors are noted as problems). DrainTimeout
+// 2 s keeps its stop short: a long poll still waiting on the empty queue
+// then is cancelled.
 func Consume(ctx context.Context, s drain.Setup) error {
 	mux := consumer.NewMux()
 	consumer.Handle(mux, s.Handle)
 	c, err := consumer.New(s.Client, mux, consumer.Config{
 		Queues:       []consumer.QueueConfig{{URL: s.QueueURL, Concurrency: s.Concurrency}},
 		DrainTimeout: 2 * time.Second,
-		WaitTime:     time.Second,
 		Logger:       slog.New(&warnings{next: slog.NewJSONHandler(io.Discard, nil), problems: s.Problems}),
 		Metrics:      consumer.NewMetrics(prometheus.NewRegistry()),
 	})

@@ -66,7 +66,6 @@ func TestAdmin_HealthzAnswers503WhileHungHandlersHoldTheSlots(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(t.Output(), nil))
 	cons, err := consumer.New(client, mux, consumer.Config{
 		Queues:       []consumer.QueueConfig{{URL: queue, Concurrency: 1}},
-		WaitTime:     time.Second,
 		DrainTimeout: 5 * time.Second,
 		HungGrace:    100 * time.Millisecond,
 		Logger:       log,

@@ -53,12 +53,11 @@ func laneEnv(urls map[string]string) []string {
 	return env
 }
 
-// workerEnv points a worker at the lanes' queues, with a short long poll
-// and an admin listener on a port the system picks.
+// workerEnv points a worker at the lanes' queues, with the production long
+// poll, a short drain and an admin listener on a port the system picks.
 func workerEnv(urls map[string]string) []string {
 	return append(laneEnv(urls),
 		"BUSYWORK_ADMIN_ADDR=127.0.0.1:0",
-		"BUSYWORK_WAIT_TIME=1s",
 		"BUSYWORK_DRAIN_TIMEOUT="+drainTimeout.String(),
 	)
 }

@@ -62,10 +62,10 @@ func (w *world) serve(key, outcome string, n int) []string {
 	mux := consumer.NewMux()
 	consumer.Handle(mux, func(context.Context, jobs.Ping) error { return nil })
 	c, err := consumer.New(testenv.SQS(w.t), mux, consumer.Config{
-		Queues:     []consumer.QueueConfig{{URL: w.q.URL}},
-		SigningKey: []byte(key),
-		WaitTime:   time.Second, DrainTimeout: 5 * time.Second,
-		Logger: slog.New(o),
+		Queues:       []consumer.QueueConfig{{URL: w.q.URL}},
+		SigningKey:   []byte(key),
+		DrainTimeout: 5 * time.Second,
+		Logger:       slog.New(o),
 	})
 	if err != nil {
 		w.t.Fatal(err)

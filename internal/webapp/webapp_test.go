@@ -353,7 +353,6 @@ func runWorker(t *testing.T, e *env) {
 	})
 	c, err := consumer.New(e.sqs, mux, consumer.Config{
 		Queues:       []consumer.QueueConfig{{URL: e.queueURL, Concurrency: 2}},
-		WaitTime:     time.Second,
 		DrainTimeout: 5 * time.Second,
 	})
 	if err != nil {
