@@ -2,9 +2,15 @@ package consumer_test
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/internal/testenv"
@@ -109,4 +115,56 @@ func TestConsumer_AJobArrivingWhileAnIdleWorkerStopsIsHandledNotStranded(t *test
 	if n := queueSize(t, client, url); n != 0 {
 		t.Errorf("%d messages left on the queue, want the late job deleted", n)
 	}
+}
+
+// A worker takes from the queue only what it can run in about a round
+// trip, whatever the backlog: with slow jobs, its slots and one batch for
+// each. The rest stays visible for other workers.
+func TestConsumer_HoldsOnlyWhatItCanRunSoonAheadOfItsHandlers(t *testing.T) {
+	testenv.Require(t)
+	client := testenv.SQS(t)
+	proxy := testenv.NewDelayProxy(t, os.Getenv(testenv.EnvSQS))
+	proxy.Set(testenv.Delay{Before: 20 * time.Millisecond})
+	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 30})
+	const concurrency = 5
+	started := newTally()
+	mux := consumer.NewMux()
+	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
+		started.add(j.Message)
+		time.Sleep(300 * time.Millisecond)
+		return nil
+	})
+	enqueue(t, client, url, pings(200)...)
+	start(t, testenv.SQS(t, func(o *sqs.Options) { o.BaseEndpoint = aws.String(proxy.URL) }), mux,
+		consumer.Config{Queues: []consumer.QueueConfig{{URL: url, Concurrency: concurrency}}})
+
+	started.await(t, 10*time.Second, "jobs running", func(n map[string]int) bool { return len(n) >= 3*concurrency })
+	most := 0
+	for range 20 {
+		most = max(most, hidden(t, client, url))
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Its slots, a batch ahead (the concurrency, as it is under 10), and
+	// the deletes of jobs just finished.
+	if bound := 3 * concurrency; most > bound {
+		t.Fatalf("the worker held up to %d messages invisible, more than %d: it hoards the backlog", most, bound)
+	}
+	t.Logf("at most %d messages hidden by a worker of %d slots", most, concurrency)
+}
+
+// hidden returns how many of queueURL's messages are invisible.
+func hidden(t *testing.T, client *sqs.Client, queueURL string) int {
+	t.Helper()
+	out, err := client.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(queueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
