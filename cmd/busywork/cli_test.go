@@ -106,12 +106,18 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"zero login burst", []string{"BUSYWORK_LOGIN_BURST=0"}, []string{"web"}, "busywork web: BUSYWORK_LOGIN_BURST=0: want at least 1"},
 		{"zero login interval", []string{"BUSYWORK_LOGIN_INTERVAL=0s"}, []string{"web"}, "busywork web: BUSYWORK_LOGIN_INTERVAL=0s: want a positive duration"},
 		{"bad login interval", []string{"BUSYWORK_LOGIN_INTERVAL=often"}, []string{"web"}, `BUSYWORK_LOGIN_INTERVAL="often": not a duration`},
+		{"zero order burst", []string{"BUSYWORK_ORDER_BURST=0"}, []string{"web"}, "busywork web: BUSYWORK_ORDER_BURST=0: want at least 1"},
+		{"zero order interval", []string{"BUSYWORK_ORDER_INTERVAL=0s"}, []string{"web"}, "busywork web: BUSYWORK_ORDER_INTERVAL=0s: want a positive duration"},
+		{"bad order interval", []string{"BUSYWORK_ORDER_INTERVAL=hourly"}, []string{"web"}, `BUSYWORK_ORDER_INTERVAL="hourly": not a duration`},
 		{"bad trust-forwarded-for", []string{"BUSYWORK_TRUST_FORWARDED_FOR=maybe"}, []string{"web"}, `BUSYWORK_TRUST_FORWARDED_FOR="maybe"`},
 	}
 	// The worker checks its consumer settings once the AWS configuration,
 	// which needs a region, is loaded: give one, whatever the caller's
 	// shell has.
 	t.Setenv("AWS_REGION", "us-east-1")
+	// And a ticket key, which a worker needs before it checks the rest
+	// unless every endpoint is local.
+	t.Setenv("BUSYWORK_TICKET_KEY", "test key")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runBusywork(t, tt.env, tt.args...)
