@@ -16,11 +16,13 @@ import (
 
 // Batch items (see the package comment for the other kinds):
 //
-//	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl
+//	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl,
+//	                                                             and, while its follow-up is stalled, stalled_children, follow_up_failed, stall_reason, stalled_at
 //
 // done is the number set of the children counted done and remaining the
 // count still to go, changed together by one conditional update; failed
-// maps a child's number (as a string) to why it failed.
+// maps a child's number (as a string) to why it failed. The stall
+// attributes are stalls.go's.
 
 // MaxBatchChildren is the largest number of children a batch may have.
 // Its item then holds up to 10,000 numbers in done and entries in failed,
@@ -67,6 +69,10 @@ type Batch struct {
 	// DispatchedAt is when MarkBatchDispatched recorded the follow-up;
 	// zero until then.
 	DispatchedAt time.Time
+	// Stall is why the complete batch's follow-up has not run, when a
+	// worker recorded it (MarkBatchStalled); nil otherwise, and once
+	// dispatched.
+	Stall *Stall
 }
 
 // Complete reports whether every child is counted done.
@@ -279,6 +285,13 @@ func decodeBatch(id string, item map[string]types.AttributeValue) (Batch, error)
 	if b.Complete() {
 		b.CompletedAt = time.Unix(getN(item, attrLastDoneAt), 0)
 	}
+	stall, err := decodeStall(id, item)
+	if err != nil {
+		return Batch{}, err
+	}
+	if !b.Dispatched() {
+		b.Stall = stall
+	}
 	return b, nil
 }
 
@@ -291,20 +304,23 @@ func unixOrZero(sec int64) time.Time {
 	return time.Unix(sec, 0)
 }
 
-// MarkBatchDispatched records that the follow-up of batch id ran, once: a
-// repeat keeps the first DispatchedAt and returns nil. It is an error to
-// mark a batch that is not complete; an unknown (or expired) batch gives an
-// error wrapping ErrNotFound.
+// MarkBatchDispatched records that the follow-up of batch id ran, once, and
+// removes any stall recorded: a repeat keeps the first DispatchedAt and
+// returns nil. A batch that is not complete gives an error wrapping
+// ErrIncomplete; an unknown (or expired) batch an error wrapping
+// ErrNotFound.
 func (s *Store) MarkBatchDispatched(ctx context.Context, id string) error {
 	now := s.opts.Now().Unix()
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        aws.String(s.table),
 		Key:              batchKey(id),
-		UpdateExpression: aws.String("SET #dispatched = :now"),
+		UpdateExpression: aws.String("SET #dispatched = :now REMOVE #stalledChildren, #followUpFailed, #stallReason, #stalledAt"),
 		ConditionExpression: aws.String("attribute_exists(#pk) AND #ttl > :now" +
 			" AND #remaining = :zero AND attribute_not_exists(#dispatched)"),
 		ExpressionAttributeNames: map[string]string{
 			"#pk": attrPK, "#ttl": attrTTL, "#remaining": attrRemaining, "#dispatched": attrDispatchedAt,
+			"#stalledChildren": attrStalledChildren, "#followUpFailed": attrFollowUpFailed,
+			"#stallReason": attrStallReason, "#stalledAt": attrStalledAt,
 		},
 		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now), ":zero": num(0)},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -314,8 +330,8 @@ func (s *Store) MarkBatchDispatched(ctx context.Context, id string) error {
 		case !live(old, now):
 			return fmt.Errorf("ddb: mark batch %s dispatched: %w", id, ErrNotFound)
 		case getN(old, attrRemaining) != 0:
-			return fmt.Errorf("ddb: mark batch %s dispatched: %d of its %d children are not done",
-				id, getN(old, attrRemaining), getN(old, attrTotal))
+			return fmt.Errorf("ddb: mark batch %s dispatched: %d of its %d children: %w",
+				id, getN(old, attrRemaining), getN(old, attrTotal), ErrIncomplete)
 		}
 		return nil // dispatched before
 	}

@@ -107,11 +107,16 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
+	routes, err := cfg.routes()
+	if err != nil {
+		return err
+	}
 	app := webapp.New(webapp.Config{
 		Sender:  router,
 		Store:   ddb.New(awsclient.NewDynamoDB(webAWS), cfg.Table),
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
+		Routes:  routes,
 		Metrics: newMetricsRegistry(),
 
 		LoginBurst:        cfg.LoginBurst,

@@ -132,7 +132,8 @@ func postedOrder(r *http.Request, asJSON bool) (orderRequest, error) {
 // newOrderID returns a fresh order id: 26 letters and digits.
 func newOrderID() string { return strings.ToLower(rand.Text()) }
 
-// orderStatus answers the progress of an order as JSON; 404 for an id no
+// orderStatus answers the progress of an order as JSON, with the action
+// that finishes it when it needs one; 404 for an id no
 // worker has taken (an order just placed shows once its job has run) and
 // for one no order can have, which is not looked up.
 func (a *app) orderStatus(w http.ResponseWriter, r *http.Request) {
@@ -150,6 +151,7 @@ func (a *app) orderStatus(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		a.writeJSON(w, http.StatusServiceUnavailable, answer{Error: msgUnavailable})
 	default:
+		st.SetAction(a.now(), a.routes.Lane)
 		w.Header().Set("Cache-Control", "no-store")
 		a.writeJSON(w, http.StatusOK, st)
 	}

@@ -252,6 +252,8 @@ type orderView struct {
 	CreatedAt    *time.Time        `json:"created_at"`
 	CompletedAt  *time.Time        `json:"completed_at"`
 	DispatchedAt *time.Time        `json:"dispatched_at"`
+	Stalled      *ddb.OrderStall   `json:"stalled"`
+	Action       string            `json:"action"`
 }
 
 // getOrder gets /orders/id, failing the test unless it answers 200 JSON
@@ -320,8 +322,9 @@ func TestOrderStatus_ShowsProgressFailuresAndDispatch(t *testing.T) {
 	v = e.getOrder(t, id)
 	wantErrors := map[string]string{"3": `pdf: "bad" font`, "5": "render: timed out"}
 	if *v.Done != 3 || !slices.Equal(v.Failed, []int{3, 5}) || fmt.Sprint(v.Errors) != fmt.Sprint(wantErrors) ||
-		*v.Complete || *v.Dispatched || v.CompletedAt != nil || v.DispatchedAt != nil {
-		t.Fatalf("with failures: %+v, want 3 of 5 done, 3 and 5 failed with their errors, not complete", v)
+		*v.Complete || *v.Dispatched || v.CompletedAt != nil || v.DispatchedAt != nil ||
+		!strings.Contains(v.Action, "`busywork batch repair "+id+"`") || !strings.Contains(v.Action, "`busywork dlq replay --lane bulk --type generate_ticket`") {
+		t.Fatalf("with failures: %+v, want 3 of 5 done, 3 and 5 failed with their errors, not complete, and what to do", v)
 	}
 
 	// The failed tickets succeed on a replay: the order completes.
@@ -332,18 +335,28 @@ func TestOrderStatus_ShowsProgressFailuresAndDispatch(t *testing.T) {
 		}
 	}
 	v = e.getOrder(t, id)
-	if *v.Done != 5 || len(v.Failed) != 0 || v.Errors != nil || !*v.Complete || *v.Dispatched || v.DispatchedAt != nil {
-		t.Fatalf("complete: %+v, want 5 of 5 done, none failed, not dispatched", v)
+	if *v.Done != 5 || len(v.Failed) != 0 || v.Errors != nil || !*v.Complete || *v.Dispatched || v.DispatchedAt != nil || v.Action != "" {
+		t.Fatalf("complete: %+v, want 5 of 5 done, none failed, not dispatched, nothing to do yet", v)
 	}
 	within(t, "completed_at", v.CompletedAt, before, time.Now())
+
+	// The last ticket could not enqueue the dispatch on its last receive.
+	if err := e.store.MarkBatchStalled(ctx, id, 5, "enqueue the dispatch: injected"); err != nil {
+		t.Fatal(err)
+	}
+	v = e.getOrder(t, id)
+	if v.Stalled == nil || !slices.Equal(v.Stalled.Tickets, []int{5}) || v.Stalled.Reason != "enqueue the dispatch: injected" ||
+		!strings.Contains(v.Action, "`busywork batch repair "+id+"`") {
+		t.Fatalf("stalled: %+v (stall %+v), want ticket 5's stall and the repair", v, v.Stalled)
+	}
 
 	before = time.Now()
 	if err := e.store.MarkBatchDispatched(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	v = e.getOrder(t, id)
-	if !*v.Complete || !*v.Dispatched {
-		t.Fatalf("dispatched: %+v, want complete and dispatched", v)
+	if !*v.Complete || !*v.Dispatched || v.Stalled != nil || v.Action != "" {
+		t.Fatalf("dispatched: %+v, want complete and dispatched, no stall", v)
 	}
 	within(t, "dispatched_at", v.DispatchedAt, before, time.Now())
 }

@@ -64,6 +64,10 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now returns the current time. nil means time.Now.
 	Now func() time.Time
+	// Routes is the routing table of job types to lanes, which names the
+	// lanes in the action GET /orders/{id} suggests for a stalled order.
+	// nil means producer.DefaultRoutes().
+	Routes producer.Routes
 	// Metrics, when set, receives the app's metrics (busywork_web_*, see
 	// the package comment), and GET /metrics serves all it holds in
 	// Prometheus's format. nil records and serves none.
@@ -108,6 +112,7 @@ type app struct {
 	throttle      *throttle // logins, per client address
 	orders        *throttle // orders, per signed-in user
 	trustForward  bool
+	routes        producer.Routes
 }
 
 // New returns the app's handler. Cross-origin POSTs are refused with 403
@@ -144,6 +149,10 @@ func New(cfg Config) http.Handler {
 	a.orders = newThrottle(cmp.Or(cfg.OrderInterval, DefaultOrderInterval), cmp.Or(cfg.OrderBurst, DefaultOrderBurst),
 		MaxThrottledClients, a.now)
 	a.trustForward = cfg.TrustForwardedFor
+	a.routes = cfg.Routes
+	if a.routes == nil {
+		a.routes = producer.DefaultRoutes()
+	}
 
 	mux := http.NewServeMux()
 	if cfg.Metrics != nil {
