@@ -15,24 +15,32 @@ import (
 )
 
 // webRequest makes one request to the web app with a client that follows
-// no redirects, and returns the response with its body read.
+// no redirects, posting form unless it is nil, and returns the response
+// with its body read.
 func webRequest(t *testing.T, method, u string, form url.Values, header http.Header, cookies ...*http.Cookie) (*http.Response, string) {
+	t.Helper()
+	if form == nil {
+		return webRequestBody(t, method, u, "", header, cookies...)
+	}
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	for k, v := range header {
+		h[k] = v
+	}
+	return webRequestBody(t, method, u, form.Encode(), h, cookies...)
+}
+
+// webRequestBody is webRequest with a body of its own (say, JSON, with
+// its Content-Type in header).
+func webRequestBody(t *testing.T, method, u, body string, header http.Header, cookies ...*http.Cookie) (*http.Response, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for _, c := range cookies {
 		req.AddCookie(c)
