@@ -311,32 +311,50 @@ func unixOrZero(sec int64) time.Time {
 // ErrNotFound.
 func (s *Store) MarkBatchDispatched(ctx context.Context, id string) error {
 	now := s.opts.Now().Unix()
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(s.table),
+	in := followUpUpdate(s.table, id, now, "SET #dispatched = :now REMOVE #stalledChildren, #followUpFailed, #stallReason, #stalledAt")
+	in.ExpressionAttributeNames["#stalledChildren"] = attrStalledChildren
+	in.ExpressionAttributeNames["#followUpFailed"] = attrFollowUpFailed
+	in.ExpressionAttributeNames["#stallReason"] = attrStallReason
+	in.ExpressionAttributeNames["#stalledAt"] = attrStalledAt
+	_, err := s.client.UpdateItem(ctx, in)
+	if err := followUpError(err, now); err != nil {
+		return fmt.Errorf("ddb: mark batch %s dispatched: %w", id, err)
+	}
+	return nil // recorded, or dispatched before
+}
+
+// followUpUpdate returns an update of batch id in table that holds only
+// while the batch is live, complete and not dispatched at now (Unix
+// seconds), returning the old item when it does not. update may use
+// #dispatched and :now; the caller adds any other names and values.
+func followUpUpdate(table, id string, now int64, update string) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:        aws.String(table),
 		Key:              batchKey(id),
-		UpdateExpression: aws.String("SET #dispatched = :now REMOVE #stalledChildren, #followUpFailed, #stallReason, #stalledAt"),
+		UpdateExpression: aws.String(update),
 		ConditionExpression: aws.String("attribute_exists(#pk) AND #ttl > :now" +
 			" AND #remaining = :zero AND attribute_not_exists(#dispatched)"),
 		ExpressionAttributeNames: map[string]string{
 			"#pk": attrPK, "#ttl": attrTTL, "#remaining": attrRemaining, "#dispatched": attrDispatchedAt,
-			"#stalledChildren": attrStalledChildren, "#followUpFailed": attrFollowUpFailed,
-			"#stallReason": attrStallReason, "#stalledAt": attrStalledAt,
 		},
 		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now), ":zero": num(0)},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if old, failed := conditionFailed(err); failed {
-		switch {
-		case !live(old, now):
-			return fmt.Errorf("ddb: mark batch %s dispatched: %w", id, ErrNotFound)
-		case getN(old, attrRemaining) != 0:
-			return fmt.Errorf("ddb: mark batch %s dispatched: %d of its %d children: %w",
-				id, getN(old, attrRemaining), getN(old, attrTotal), ErrIncomplete)
-		}
-		return nil // dispatched before
 	}
-	if err != nil {
-		return fmt.Errorf("ddb: mark batch %s dispatched: %w", id, err)
+}
+
+// followUpError explains the error of a followUpUpdate at now: nil when it
+// succeeded or the batch was dispatched already, an error wrapping
+// ErrNotFound for an unknown or expired batch, one wrapping ErrIncomplete
+// for a batch with children not done, and err otherwise.
+func followUpError(err error, now int64) error {
+	old, failed := conditionFailed(err)
+	switch {
+	case !failed:
+		return err
+	case !live(old, now):
+		return ErrNotFound
+	case getN(old, attrRemaining) != 0:
+		return fmt.Errorf("%d of its %d children: %w", getN(old, attrRemaining), getN(old, attrTotal), ErrIncomplete)
 	}
-	return nil
+	return nil // dispatched before
 }

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -66,21 +64,10 @@ func (s *Store) MarkBatchStalled(ctx context.Context, id string, n int, reason s
 		return fmt.Errorf("%s: child numbers start at 1", op)
 	}
 	now := s.opts.Now().Unix()
-	in := &dynamodb.UpdateItemInput{
-		TableName:        aws.String(s.table),
-		Key:              batchKey(id),
-		UpdateExpression: aws.String("SET #reason = :reason, #at = :now"),
-		ConditionExpression: aws.String("attribute_exists(#pk) AND #ttl > :now" +
-			" AND #remaining = :zero AND attribute_not_exists(#dispatched)"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": attrPK, "#ttl": attrTTL, "#remaining": attrRemaining, "#dispatched": attrDispatchedAt,
-			"#reason": attrStallReason, "#at": attrStalledAt,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now": num(now), ":zero": num(0), ":reason": str(cut(reason, maxReasonBytes)),
-		},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}
+	in := followUpUpdate(s.table, id, now, "SET #reason = :reason, #at = :now")
+	in.ExpressionAttributeNames["#reason"] = attrStallReason
+	in.ExpressionAttributeNames["#at"] = attrStalledAt
+	in.ExpressionAttributeValues[":reason"] = str(cut(reason, maxReasonBytes))
 	if n == FollowUp {
 		*in.UpdateExpression += ", #followUp = :true"
 		in.ExpressionAttributeNames["#followUp"] = attrFollowUpFailed
@@ -91,19 +78,10 @@ func (s *Store) MarkBatchStalled(ctx context.Context, id string, n int, reason s
 		in.ExpressionAttributeValues[":child"] = &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(n)}}
 	}
 	_, err := s.client.UpdateItem(ctx, in)
-	if old, failed := conditionFailed(err); failed {
-		switch {
-		case !live(old, now):
-			return fmt.Errorf("%s: %w", op, ErrNotFound)
-		case getN(old, attrRemaining) != 0:
-			return fmt.Errorf("%s: %d of its %d children: %w", op, getN(old, attrRemaining), getN(old, attrTotal), ErrIncomplete)
-		}
-		return nil // dispatched meanwhile
-	}
-	if err != nil {
+	if err := followUpError(err, now); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	return nil
+	return nil // recorded, or dispatched meanwhile
 }
 
 // decodeStall reads the stall of batch item, or nil when none is recorded.

@@ -44,23 +44,14 @@ func (f *sdkFault) middleware(match func(params any) bool) func(*middleware.Stac
 	}
 }
 
-// stallWorld is a ticket world whose queue dead-letters a job after 2
-// receives, and whose handler sends follow-ups through a client that f can
-// break for dispatch jobs.
+// newStallWorld returns a ticket world whose queue dead-letters a job
+// after 2 receives, and a fault, on, for the test to put in front of the
+// emulator where it breaks something.
 func newStallWorld(t *testing.T) (*ticketWorld, *sdkFault) {
 	t.Helper()
-	client := testenv.SQS(t)
-	queue, dlq := testenv.NewQueue(t, client, testenv.QueueOptions{MaxReceiveCount: 2})
-	db := testenv.DynamoDB(t)
 	f := &sdkFault{}
 	f.on.Store(true)
-	return &ticketWorld{
-		t: t, sqs: client, queue: queue, dlq: dlq,
-		store:    ddb.New(db, testenv.NewTable(t, db)),
-		producer: producer.New(client, queue, producer.WithTimeout(30*time.Second)),
-		to:       recipient(t),
-		since:    time.Now(),
-	}, f
+	return newTicketWorldOf(t, 2), f
 }
 
 // isDispatchSend matches the send of a dispatch_tickets job.
@@ -69,7 +60,7 @@ func isDispatchSend(params any) bool {
 	return ok && strings.Contains(aws.ToString(in.MessageBody), `"type":"`+jobs.TypeDispatchTickets+`"`)
 }
 
-// awaitDeadLetter waits until the DLQ holds n messages and leaves them
+// awaitDeadLetters waits until the DLQ holds n messages and leaves them
 // there, returning their bodies.
 func (w *ticketWorld) awaitDeadLetters(n int) []string {
 	w.t.Helper()
@@ -184,11 +175,7 @@ func TestTickets_ADispatchThatFailsOnItsLastReceiveIsRecordedAndRepairingTwiceEm
 func TestTickets_RepairEnqueuesTheFailedTicketsAgainAndTheOrderIsEmailedOnce(t *testing.T) {
 	testenv.Require(t)
 	w := newTicketWorld(t)
-	f := &failingRender{bad: 2}
-	f.broken.Store(true)
-	h := w.tickets(w.producer)
-	h.Render = f.render
-	w.serve(h, handlers.GenerateTicketTimeout)
+	h, f := w.serveFailingTicket(2)
 	id := w.order(3)
 	st := w.awaitStatus(id, time.Minute, "ticket 2 failed", func(st ddb.OrderStatus) bool { return st.Done == 2 && len(st.Failed) == 1 })
 	if !slices.Equal(st.Failed, []int{2}) {

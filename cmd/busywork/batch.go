@@ -18,7 +18,6 @@ import (
 	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/dlq"
 	"github.com/busywork/busywork/jobs"
-	"github.com/busywork/busywork/producer"
 )
 
 var batchCommand = &command{
@@ -176,13 +175,8 @@ func runBatchRepair(ctx context.Context, c *command, out cmdIO, args []string) e
 	if err != nil {
 		return err
 	}
-	client := sqs.NewFromConfig(awsCfg)
-	urls, err := resolveLanes(ctx, client, cfg.lanes())
-	if err != nil {
-		return err
-	}
-	// Up to jobs.MaxTickets jobs, as the worker's follow-ups.
-	router, err := cfg.newRouter(client, urls, producer.WithTimeout(followUpTimeout))
+	// The jobs a repair enqueues are the worker's follow-ups.
+	router, _, err := cfg.followUpRouter(ctx, sqs.NewFromConfig(awsCfg))
 	if err != nil {
 		return err
 	}

@@ -14,17 +14,9 @@ import (
 
 func TestWebAndWorker_OnlyASignedInUserOrdersTheTicketsGoToThemAndTheOrderThrottleComesFromTheEnvironment(t *testing.T) {
 	testenv.Require(t)
-	table := testenv.NewTable(t, testenv.DynamoDB(t))
 	ada := strings.ToLower(testenv.UniqueName(t, "ada", 40)) + "@example.com"
 	stranger := strings.ToLower(testenv.UniqueName(t, "stranger", 40)) + "@example.com"
-	env := append(workerEnv(newLanes(t, testenv.QueueOptions{})), "BUSYWORK_TABLE="+table, "BUSYWORK_WEB_ADDR=127.0.0.1:0",
-		"BUSYWORK_ORDER_BURST=1", "BUSYWORK_ORDER_INTERVAL=1h")
-	if r := runBusywork(t, env, "user", "add", "--name", "Ada", ada); r.code != 0 {
-		t.Fatalf("user add: exit %d, stderr:\n%s", r.code, r.stderr)
-	}
-	web := startBusywork(t, env, "web")
-	startWorker(t, env)
-	base := "http://" + web.Await(t, "the web listener", func(l testenv.LogLine) bool { return l["msg"] == "web listening" })["addr"].(string)
+	base := startWebAndWorker(t, ada, "BUSYWORK_ORDER_BURST=1", "BUSYWORK_ORDER_INTERVAL=1h")
 	since := time.Now().Add(-time.Second)
 	order := url.Values{"email": {stranger}, "event": {"Spam"}, "tickets": {"2"}}
 	jsonOrder := http.Header{"Content-Type": {"application/json"}}

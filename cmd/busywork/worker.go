@@ -113,13 +113,7 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	}); err != nil {
 		return err
 	}
-	// Follow-up jobs may go to any lane, served here or not.
-	urls, err := resolveLanes(ctx, client, cfg.lanes())
-	if err != nil {
-		return err
-	}
-	// An order's 1000 tickets take more than the web's 1 s.
-	followUps, err := cfg.newRouter(client, urls, producer.WithTimeout(followUpTimeout))
+	followUps, urls, err := cfg.followUpRouter(ctx, client)
 	if err != nil {
 		return err
 	}
@@ -159,6 +153,19 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 		}
 		return err
 	})
+}
+
+// followUpRouter returns the router of the jobs that jobs lead to (an
+// order's tickets, its dispatch), to every lane, served here or not, and
+// the lanes' queue URLs. Its deadline fits jobs.MaxTickets jobs: more
+// than the web's 1 s.
+func (c Config) followUpRouter(ctx context.Context, client *sqs.Client) (*producer.Router, map[string]string, error) {
+	urls, err := resolveLanes(ctx, client, c.lanes())
+	if err != nil {
+		return nil, nil, err
+	}
+	router, err := c.newRouter(client, urls, producer.WithTimeout(followUpTimeout))
+	return router, urls, err
 }
 
 // checkTicketKey refuses to run without a ticket key (BUSYWORK_TICKET_KEY),
