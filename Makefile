@@ -63,7 +63,9 @@ the web app run below (Ctrl-C stops them and the emulators).
                         go run ./cmd/busywork user add --name Ada ada@example.com
   2. Log in at http://127.0.0.1:8080/ with ada@example.com
   3. Read the mail at http://127.0.0.1:8005/, open its link and press Sign in
-  4. Order tickets on the same page; they arrive by mail at :8005
+  4. Signed in, order tickets on the same page; they arrive by mail at :8005
+The worker runs without BUSYWORK_TICKET_KEY here, since every endpoint is local
+(it warns); anywhere else it needs one.
 Smoke test:  go run ./cmd/busywork send ping '{"message":"hello"}'
 
 endef

@@ -16,11 +16,13 @@ import (
 
 // Batch items (see the package comment for the other kinds):
 //
-//	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl
+//	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl,
+//	                                                             and, while its follow-up is stalled, stalled_children, follow_up_failed, stall_reason, stalled_at
 //
 // done is the number set of the children counted done and remaining the
 // count still to go, changed together by one conditional update; failed
-// maps a child's number (as a string) to why it failed.
+// maps a child's number (as a string) to why it failed. The stall
+// attributes are stalls.go's.
 
 // MaxBatchChildren is the largest number of children a batch may have.
 // Its item then holds up to 10,000 numbers in done and entries in failed,
@@ -67,6 +69,10 @@ type Batch struct {
 	// DispatchedAt is when MarkBatchDispatched recorded the follow-up;
 	// zero until then.
 	DispatchedAt time.Time
+	// Stall is why the complete batch's follow-up has not run, when a
+	// worker recorded it (MarkBatchStalled); nil otherwise, and once
+	// dispatched.
+	Stall *Stall
 }
 
 // Complete reports whether every child is counted done.
@@ -279,6 +285,13 @@ func decodeBatch(id string, item map[string]types.AttributeValue) (Batch, error)
 	if b.Complete() {
 		b.CompletedAt = time.Unix(getN(item, attrLastDoneAt), 0)
 	}
+	stall, err := decodeStall(id, item)
+	if err != nil {
+		return Batch{}, err
+	}
+	if !b.Dispatched() {
+		b.Stall = stall
+	}
 	return b, nil
 }
 
@@ -291,16 +304,34 @@ func unixOrZero(sec int64) time.Time {
 	return time.Unix(sec, 0)
 }
 
-// MarkBatchDispatched records that the follow-up of batch id ran, once: a
-// repeat keeps the first DispatchedAt and returns nil. It is an error to
-// mark a batch that is not complete; an unknown (or expired) batch gives an
-// error wrapping ErrNotFound.
+// MarkBatchDispatched records that the follow-up of batch id ran, once, and
+// removes any stall recorded: a repeat keeps the first DispatchedAt and
+// returns nil. A batch that is not complete gives an error wrapping
+// ErrIncomplete; an unknown (or expired) batch an error wrapping
+// ErrNotFound.
 func (s *Store) MarkBatchDispatched(ctx context.Context, id string) error {
 	now := s.opts.Now().Unix()
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(s.table),
+	in := followUpUpdate(s.table, id, now, "SET #dispatched = :now REMOVE #stalledChildren, #followUpFailed, #stallReason, #stalledAt")
+	in.ExpressionAttributeNames["#stalledChildren"] = attrStalledChildren
+	in.ExpressionAttributeNames["#followUpFailed"] = attrFollowUpFailed
+	in.ExpressionAttributeNames["#stallReason"] = attrStallReason
+	in.ExpressionAttributeNames["#stalledAt"] = attrStalledAt
+	_, err := s.client.UpdateItem(ctx, in)
+	if err := followUpError(err, now); err != nil {
+		return fmt.Errorf("ddb: mark batch %s dispatched: %w", id, err)
+	}
+	return nil // recorded, or dispatched before
+}
+
+// followUpUpdate returns an update of batch id in table that holds only
+// while the batch is live, complete and not dispatched at now (Unix
+// seconds), returning the old item when it does not. update may use
+// #dispatched and :now; the caller adds any other names and values.
+func followUpUpdate(table, id string, now int64, update string) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:        aws.String(table),
 		Key:              batchKey(id),
-		UpdateExpression: aws.String("SET #dispatched = :now"),
+		UpdateExpression: aws.String(update),
 		ConditionExpression: aws.String("attribute_exists(#pk) AND #ttl > :now" +
 			" AND #remaining = :zero AND attribute_not_exists(#dispatched)"),
 		ExpressionAttributeNames: map[string]string{
@@ -308,19 +339,22 @@ func (s *Store) MarkBatchDispatched(ctx context.Context, id string) error {
 		},
 		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now), ":zero": num(0)},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if old, failed := conditionFailed(err); failed {
-		switch {
-		case !live(old, now):
-			return fmt.Errorf("ddb: mark batch %s dispatched: %w", id, ErrNotFound)
-		case getN(old, attrRemaining) != 0:
-			return fmt.Errorf("ddb: mark batch %s dispatched: %d of its %d children are not done",
-				id, getN(old, attrRemaining), getN(old, attrTotal))
-		}
-		return nil // dispatched before
 	}
-	if err != nil {
-		return fmt.Errorf("ddb: mark batch %s dispatched: %w", id, err)
+}
+
+// followUpError explains the error of a followUpUpdate at now: nil when it
+// succeeded or the batch was dispatched already, an error wrapping
+// ErrNotFound for an unknown or expired batch, one wrapping ErrIncomplete
+// for a batch with children not done, and err otherwise.
+func followUpError(err error, now int64) error {
+	old, failed := conditionFailed(err)
+	switch {
+	case !failed:
+		return err
+	case !live(old, now):
+		return ErrNotFound
+	case getN(old, attrRemaining) != 0:
+		return fmt.Errorf("%d of its %d children: %w", getN(old, attrRemaining), getN(old, attrTotal), ErrIncomplete)
 	}
-	return nil
+	return nil // dispatched before
 }

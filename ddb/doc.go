@@ -22,7 +22,8 @@
 //	rate window      RATE#<email>           WINDOW#<start>       jobs (set of job ids counted), ttl
 //	job claim        JOB#<job id>           CLAIM                status, owner, claimed_at, lease_until, result, ttl
 //	session          SESSION#<sha256 hex>   SESSION              email, created_at, expires_at, ttl
-//	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl
+//	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl;
+//	                                                             stalled_children, follow_up_failed, stall_reason, stalled_at while its follow-up is stalled
 //	order            ORDER#<id>             ORDER                email, event, tickets, created_at, ttl
 //	ticket file      ORDER#<id>             TICKET#<n, 5 digits> number, pdf, ttl
 //

@@ -41,6 +41,7 @@ type TicketStore interface {
 	MarkChildFailed(ctx context.Context, id string, n int, reason string) error
 	GetBatch(ctx context.Context, id string) (ddb.Batch, error)
 	MarkBatchDispatched(ctx context.Context, id string) error
+	MarkBatchStalled(ctx context.Context, id string, n int, reason string) error
 	PutTicket(ctx context.Context, orderID string, n int, pdf []byte, ttl time.Duration) (bool, error)
 	HasTicket(ctx context.Context, orderID string, n int) (bool, error)
 	Tickets(ctx context.Context, orderID string) ([]ddb.Ticket, error)
@@ -111,7 +112,10 @@ func (h *Tickets) Order(ctx context.Context, j jobs.TicketOrder) error {
 // its earlier attempt may have stored, and does not render it again; on a
 // first receive the store's condition alone keeps a duplicate delivery
 // from storing the ticket twice. A ticket that fails for good, or on its
-// last receive, is recorded as failed on its order.
+// last receive, is recorded as failed on its order; one that was counted
+// done but could not enqueue the dispatch on its last receive is recorded
+// as the order's stall (ddb.Store.MarkBatchStalled), so that the order
+// does not sit complete and not dispatched with no trace.
 func (h *Tickets) Generate(ctx context.Context, j jobs.GenerateTicket) (err error) {
 	defer func() {
 		if err != nil {
@@ -142,32 +146,89 @@ func (h *Tickets) Generate(ctx context.Context, j jobs.GenerateTicket) (err erro
 		return fmt.Errorf("generate ticket: %w", err)
 	}
 	if complete {
-		if _, err := h.Queue.Send(ctx, jobs.DispatchTickets{OrderID: j.OrderID}, producer.JobID(DispatchJobID(j.OrderID))); err != nil {
-			return fmt.Errorf("generate ticket: enqueue the dispatch: %w", err)
+		if err := h.enqueueDispatch(ctx, j.OrderID); err != nil {
+			return &dispatchNotEnqueued{fmt.Errorf("generate ticket: enqueue the dispatch: %w", err)}
 		}
 	}
 	return nil
 }
 
-// recordFailure records a ticket as failed on its order when err ends its
-// job: a permanent error, or any error on the job's last receive.
-func (h *Tickets) recordFailure(ctx context.Context, j jobs.GenerateTicket, err error) {
+// enqueueDispatch enqueues order orderID's dispatch_tickets job under its
+// deterministic id (DispatchJobID): however many completions, replays and
+// repairs enqueue it, the tickets are emailed once.
+func (h *Tickets) enqueueDispatch(ctx context.Context, orderID string) error {
+	_, err := h.Queue.Send(ctx, jobs.DispatchTickets{OrderID: orderID}, producer.JobID(DispatchJobID(orderID)))
+	return err
+}
+
+// dispatchNotEnqueued is Generate's error when its ticket was counted done
+// but the order's dispatch could not be enqueued.
+type dispatchNotEnqueued struct{ err error }
+
+func (e *dispatchNotEnqueued) Error() string { return e.err.Error() }
+func (e *dispatchNotEnqueued) Unwrap() error { return e.err }
+
+// endsJob reports whether err ends the job of the delivery in ctx: a
+// permanent error, or any error on the job's last receive (SQS moves it
+// to the dead-letter queue next).
+func endsJob(ctx context.Context, err error) bool {
 	d, _ := consumer.DeliveryFromContext(ctx)
-	if !consumer.IsPermanent(err) && !d.LastTry() {
+	return consumer.IsPermanent(err) || d.LastTry()
+}
+
+// recordFailure records what err, which ends the ticket's job, leaves
+// undone on its order: the ticket as failed, or, when the ticket was
+// counted done but the dispatch could not be enqueued, the order's stall.
+func (h *Tickets) recordFailure(ctx context.Context, j jobs.GenerateTicket, err error) {
+	if !endsJob(ctx, err) {
 		return
 	}
 	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
+	if notEnqueued := (*dispatchNotEnqueued)(nil); errors.As(err, &notEnqueued) {
+		h.recordStall(ctx, settle, j.OrderID, j.Number, err)
+		return
+	}
 	if ferr := h.Store.MarkChildFailed(settle, j.OrderID, j.Number, err.Error()); ferr != nil {
 		h.logger().ErrorContext(ctx, "generate ticket: could not record the ticket as failed", "order_id", j.OrderID,
 			"ticket_number", j.Number, "error", ferr)
 	}
 }
 
+// recordStall records on order orderID, with the context settle, that its
+// dispatch will not happen by itself: ticket n (or, for ddb.FollowUp, the
+// dispatch job) failed for good with err. It logs an error either way: an
+// operator must act (`busywork batch repair`).
+func (h *Tickets) recordStall(ctx, settle context.Context, orderID string, n int, err error) {
+	log := h.logger().With("order_id", orderID, "error", err)
+	if n != ddb.FollowUp {
+		log = log.With("ticket_number", n)
+	}
+	serr := h.Store.MarkBatchStalled(settle, orderID, n, err.Error())
+	switch {
+	case errors.Is(serr, ddb.ErrIncomplete):
+		return // a dispatch sent before its order was complete: nothing is stalled
+	case serr != nil:
+		log.ErrorContext(ctx, "ticket order: its tickets will not be emailed without a repair, and recording that failed",
+			"record_error", serr, "action", "busywork batch repair "+orderID)
+	default:
+		log.ErrorContext(ctx, "ticket order: its tickets will not be emailed without a repair; recorded on the order",
+			"action", "busywork batch repair "+orderID)
+	}
+}
+
 // Dispatch emails every ticket of a complete order, in as many emails as
 // MaxEmailBytes needs, each sent once under a claim of its own, and marks
-// the order dispatched. A repeat sends nothing.
-func (h *Tickets) Dispatch(ctx context.Context, j jobs.DispatchTickets) error {
+// the order dispatched. A repeat sends nothing. A dispatch that fails for
+// good, or on its last receive, is recorded as the order's stall.
+func (h *Tickets) Dispatch(ctx context.Context, j jobs.DispatchTickets) (err error) {
+	defer func() {
+		if err != nil && endsJob(ctx, err) {
+			settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+			defer cancel()
+			h.recordStall(ctx, settle, j.OrderID, ddb.FollowUp, err)
+		}
+	}()
 	log := h.logger().With("order_id", j.OrderID)
 	batch, err := h.Store.GetBatch(ctx, j.OrderID)
 	if err != nil {

@@ -39,8 +39,15 @@ type ticketWorld struct {
 
 func newTicketWorld(t *testing.T) *ticketWorld {
 	t.Helper()
+	return newTicketWorldOf(t, 3)
+}
+
+// newTicketWorldOf is newTicketWorld with a queue that dead-letters a job
+// after maxReceives receives.
+func newTicketWorldOf(t *testing.T, maxReceives int) *ticketWorld {
+	t.Helper()
 	client := testenv.SQS(t)
-	queue, dlq := testenv.NewQueue(t, client, testenv.QueueOptions{MaxReceiveCount: 3})
+	queue, dlq := testenv.NewQueue(t, client, testenv.QueueOptions{MaxReceiveCount: maxReceives})
 	db := testenv.DynamoDB(t)
 	return &ticketWorld{
 		t: t, sqs: client, queue: queue, dlq: dlq,
@@ -261,14 +268,21 @@ func (f *failingRender) render(ctx context.Context, key []byte, t handlers.Ticke
 	return handlers.RenderTicket(ctx, key, t)
 }
 
-func TestTickets_AFailedTicketIsListedAndItsReplayCompletesTheOrder(t *testing.T) {
-	testenv.Require(t)
-	w := newTicketWorld(t)
-	f := &failingRender{bad: 3}
+// serveFailingTicket runs a worker whose render of ticket bad fails for
+// good until the test fixes it, and returns the handler and the render.
+func (w *ticketWorld) serveFailingTicket(bad int) (*handlers.Tickets, *failingRender) {
+	f := &failingRender{bad: bad}
 	f.broken.Store(true)
 	h := w.tickets(w.producer)
 	h.Render = f.render
 	w.serve(h, handlers.GenerateTicketTimeout)
+	return h, f
+}
+
+func TestTickets_AFailedTicketIsListedAndItsReplayCompletesTheOrder(t *testing.T) {
+	testenv.Require(t)
+	w := newTicketWorld(t)
+	_, f := w.serveFailingTicket(3)
 	id := w.order(6)
 
 	st := w.awaitStatus(id, time.Minute, "ticket 3 failed and the rest done", func(st ddb.OrderStatus) bool {

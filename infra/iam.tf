@@ -46,9 +46,8 @@ resource "aws_iam_role_policy_attachment" "execution" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
+# The secrets always hold the ticket key.
 data "aws_iam_policy_document" "execution_secrets" {
-  count = length(local.secrets) > 0 ? 1 : 0
-
   statement {
     sid       = "ReadSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
@@ -57,11 +56,9 @@ data "aws_iam_policy_document" "execution_secrets" {
 }
 
 resource "aws_iam_role_policy" "execution_secrets" {
-  count = length(local.secrets) > 0 ? 1 : 0
-
   name   = "secrets"
   role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution_secrets[0].json
+  policy = data.aws_iam_policy_document.execution_secrets.json
 }
 
 # What `busywork worker --lanes LANE` calls:

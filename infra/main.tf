@@ -39,13 +39,13 @@ locals {
     }, var.environment)
   }
 
-  # Secrets the workers read from Secrets Manager, by variable.
-  secrets = {
-    for name, arn in {
-      BUSYWORK_SIGNING_KEY = var.signing_key_secret_arn
-      BUSYWORK_TICKET_KEY  = var.ticket_key_secret_arn
-    } : name => arn if arn != null
-  }
+  # Secrets the workers read from Secrets Manager, by variable: always the
+  # ticket key (a worker on AWS refuses to start without it), and the
+  # signing key when there is one.
+  secrets = merge(
+    { BUSYWORK_TICKET_KEY = var.ticket_key_secret_arn },
+    var.signing_key_secret_arn == null ? {} : { BUSYWORK_SIGNING_KEY = var.signing_key_secret_arn },
+  )
 
   # ECS kills a task that has not exited this long after SIGTERM; 120 s is
   # its longest (consumer.ECSStopTimeout), and a worker stops within the

@@ -162,9 +162,14 @@ variable "signing_key_secret_arn" {
 }
 
 variable "ticket_key_secret_arn" {
-  description = "ARN of a Secrets Manager secret holding BUSYWORK_TICKET_KEY (signs the codes on tickets), or null."
+  description = "ARN of a Secrets Manager secret holding BUSYWORK_TICKET_KEY, a long random secret that signs the codes printed on tickets (e.g. the output of `openssl rand -hex 32`). Required: without it anyone can forge a ticket, and the workers refuse to start."
   type        = string
-  default     = null
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.ticket_key_secret_arn))
+    error_message = "ticket_key_secret_arn must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)."
+  }
 }
 
 variable "vpc_id" {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/internal/testenv"
+	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/jobs"
 )
 
@@ -95,4 +98,31 @@ func TestAdmin_HealthzAnswers503WhileHungHandlersHoldTheSlots(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("serveWithAdmin = %v, want nil after a clean stop", err)
 	}
+}
+
+func TestAdmin_EveryAnswerCarriesTheSecurityHeaders(t *testing.T) {
+	var sick error
+	srv := httptest.NewServer(newAdminHandler(func() error { return sick }, prometheus.NewRegistry()))
+	defer srv.Close()
+	check := func(what, path string, want int) {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", what, resp.StatusCode, want)
+		}
+		h := resp.Header
+		if h.Get("Content-Security-Policy") != webapp.ContentSecurityPolicy || h.Get("X-Content-Type-Options") != "nosniff" ||
+			h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: headers %v, want the security headers", what, h)
+		}
+	}
+	check("/healthz", "/healthz", http.StatusOK)
+	check("/metrics", "/metrics", http.StatusOK)
+	check("an unknown path", "/nothing", http.StatusNotFound)
+	sick = errors.New("hung handlers hold the slots")
+	check("/healthz unhealthy", "/healthz", http.StatusServiceUnavailable)
 }

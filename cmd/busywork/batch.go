@@ -7,28 +7,45 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/internal/dlq"
 	"github.com/busywork/busywork/jobs"
 )
 
 var batchCommand = &command{
 	name:    "batch",
-	args:    "status [--json] ORDER_ID",
-	summary: "show the progress of a ticket order",
+	args:    "status [--json] ORDER_ID | repair ORDER_ID",
+	summary: "show the progress of a ticket order, or finish a stalled one",
 	run:     runBatch,
 	help: `batch status prints how far ticket order ORDER_ID has come: tickets done of
-the total, the tickets that failed and why, and whether the tickets were
-emailed. --json prints the same as GET /orders/ORDER_ID does. An unknown
-order (or one no worker has taken yet) exits 1; an ORDER_ID no order can
-have (order ids are 1 to 128 letters, digits, '-' and '_') exits 2.
+the total, the tickets that failed and why, whether the tickets were
+emailed, and, when the order needs it, why it stalled and what to do.
+--json prints the same as GET /orders/ORDER_ID does.
 
-Example:
+batch repair finishes an order that no retry will finish:
+  - every ticket is made but the tickets were not emailed (the dispatch could
+    not be enqueued on a ticket's last receive, or the dispatch job itself
+    failed for good): it enqueues the dispatch again;
+  - some tickets failed for good: it enqueues their generate_ticket jobs
+    again (fix the cause first); the order completes and is emailed.
+It is safe to run twice, and beside 'busywork dlq replay' of the order's dead
+letters: a ticket counts once and the tickets are emailed once, whichever
+finishes the order. An order already emailed changes nothing.
+
+An unknown order (or one no worker has taken yet) exits 1; an ORDER_ID no
+order can have (order ids are 1 to 128 letters, digits, '-' and '_') exits 2.
+
+Examples:
   busywork batch status 3b6yq5v7b4...
+  busywork batch repair 3b6yq5v7b4...
 `,
 }
 
@@ -39,41 +56,68 @@ func runBatch(ctx context.Context, c *command, out cmdIO, args []string) error {
 	}
 	switch {
 	case fs.NArg() == 0:
-		return usagef("missing subcommand status")
-	case fs.Arg(0) != "status":
-		return usagef("unknown subcommand %q (known: status)", fs.Arg(0))
+		return usagef("missing subcommand status or repair")
+	case fs.Arg(0) == "status":
+		return runBatchStatus(ctx, c, out, fs.Args()[1:])
+	case fs.Arg(0) == "repair":
+		return runBatchRepair(ctx, c, out, fs.Args()[1:])
 	}
-	status := flag.NewFlagSet("batch status", flag.ContinueOnError)
-	asJSON := status.Bool("json", false, "print JSON, for scripts")
-	if err := c.parseFlags(status, out.stdout, fs.Args()[1:]); err != nil {
-		return err
+	return usagef("unknown subcommand %q (known: status, repair)", fs.Arg(0))
+}
+
+// orderArg parses a batch subcommand's flags and returns its one argument,
+// ORDER_ID.
+func (c *command) orderArg(fs *flag.FlagSet, out cmdIO, args []string) (string, error) {
+	if err := c.parseFlags(fs, out.stdout, args); err != nil {
+		return "", err
 	}
-	switch status.NArg() {
+	switch fs.NArg() {
 	case 0:
-		return usagef("missing argument ORDER_ID")
+		return "", usagef("missing argument ORDER_ID")
 	case 1:
 	default:
-		return usagef("unexpected argument %q after ORDER_ID", status.Arg(1))
+		return "", usagef("unexpected argument %q after ORDER_ID", fs.Arg(1))
 	}
-	id := status.Arg(0)
+	id := fs.Arg(0)
 	if err := jobs.ValidateOrderID(id); err != nil {
-		return usagef("%v", err)
+		return "", usagef("%v", err)
+	}
+	return id, nil
+}
+
+// storeError adds a hint to an error of the order's store: no such order,
+// or no such table.
+func storeError(err error, id, table string) error {
+	if errors.Is(err, ddb.ErrNotFound) {
+		return fmt.Errorf("no order %s in table %s (a new order shows once a worker has taken it)", id, table)
+	}
+	var noTable *dynamodbtypes.ResourceNotFoundException
+	if errors.As(err, &noTable) {
+		return fmt.Errorf("table %s does not exist: run `busywork bootstrap` to create it (%w)", table, err)
+	}
+	return err
+}
+
+func runBatchStatus(ctx context.Context, c *command, out cmdIO, args []string) error {
+	fs := flag.NewFlagSet("batch status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON, for scripts")
+	id, err := c.orderArg(fs, out, args)
+	if err != nil {
+		return err
 	}
 	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table).OrderStatus(ctx, id)
-	if errors.Is(err, ddb.ErrNotFound) {
-		return fmt.Errorf("no order %s in table %s (a new order shows once a worker has taken it)", id, cfg.Table)
-	}
-	var noTable *dynamodbtypes.ResourceNotFoundException
-	if errors.As(err, &noTable) {
-		return fmt.Errorf("table %s does not exist: run `busywork bootstrap` to create it (%w)", cfg.Table, err)
-	}
+	routes, err := cfg.routes()
 	if err != nil {
 		return err
 	}
+	st, err := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table).OrderStatus(ctx, id)
+	if err != nil {
+		return storeError(err, id, cfg.Table)
+	}
+	st.SetAction(time.Now(), routes.Lane)
 	if *asJSON {
 		enc := json.NewEncoder(out.stdout)
 		return enc.Encode(st)
@@ -89,20 +133,75 @@ func printOrderStatus(w io.Writer, st ddb.OrderStatus) error {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
-	_, err := fmt.Fprintf(w, "order      %s\nevent      %s\ncreated    %s\ntickets    %d of %d done\ncomplete   %s\ndispatched %s\n",
-		st.OrderID, st.Event, st.CreatedAt.UTC().Format(time.RFC3339), st.Done, st.Total, when(st.CompletedAt), when(st.DispatchedAt))
+	var b strings.Builder
+	fmt.Fprintf(&b, "order      %s\nevent      %s\ncreated    %s\ntickets    %d of %d done\ncomplete   %s\ndispatched %s\n",
+		st.OrderID, dlq.Escaped(st.Event), st.CreatedAt.UTC().Format(time.RFC3339), st.Done, st.Total, when(st.CompletedAt), when(st.DispatchedAt))
+	if len(st.Failed) > 0 {
+		fmt.Fprintf(&b, "failed     %d tickets\n", len(st.Failed))
+		for _, n := range st.Failed {
+			fmt.Fprintf(&b, "  ticket %d: %s\n", n, dlq.Escaped(st.Errors[n]))
+		}
+	}
+	if s := st.Stalled; s != nil {
+		fmt.Fprintf(&b, "stalled    since %s: ", s.Since.UTC().Format(time.RFC3339))
+		if s.DispatchFailed {
+			b.WriteString("the dispatch job failed for good")
+		} else {
+			fmt.Fprintf(&b, "the dispatch could not be enqueued on the last receive of ticket %s", joinInts(s.Tickets))
+		}
+		fmt.Fprintf(&b, ": %s\n", dlq.Escaped(s.Reason))
+	}
+	if st.Action != "" {
+		fmt.Fprintf(&b, "action     %s\n", st.Action)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+func runBatchRepair(ctx context.Context, c *command, out cmdIO, args []string) error {
+	id, err := c.orderArg(flag.NewFlagSet("batch repair", flag.ContinueOnError), out, args)
 	if err != nil {
 		return err
 	}
-	if len(st.Failed) > 0 {
-		if _, err := fmt.Fprintf(w, "failed     %d tickets\n", len(st.Failed)); err != nil {
-			return err
-		}
-		for _, n := range st.Failed {
-			if _, err := fmt.Fprintf(w, "  ticket %d: %s\n", n, st.Errors[n]); err != nil {
-				return err
-			}
-		}
+	cfg, awsCfg, err := loadEnv(ctx)
+	if err != nil {
+		return err
 	}
-	return nil
+	// The jobs a repair enqueues are the worker's follow-ups.
+	router, _, err := cfg.followUpRouter(ctx, sqs.NewFromConfig(awsCfg))
+	if err != nil {
+		return err
+	}
+	tickets := &handlers.Tickets{Store: ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table), Queue: router,
+		Logger: newLogger(io.Discard, cfg.LogLevel)}
+	r, err := tickets.Repair(ctx, id)
+	if err != nil {
+		return storeError(err, id, cfg.Table)
+	}
+	var msg string
+	switch {
+	case r.Dispatched:
+		msg = fmt.Sprintf("order %s: its tickets were emailed already; nothing to do\n", id)
+	case r.DispatchEnqueued:
+		msg = fmt.Sprintf("order %s: every ticket is made; enqueued its dispatch (job %s, lane %s). The tickets are emailed once, "+
+			"also if another dispatch is on its way. Follow it with: busywork batch status %s\n",
+			id, handlers.DispatchJobID(id), router.Lane(jobs.TypeDispatchTickets), id)
+	case len(r.Requeued) > 0:
+		msg = fmt.Sprintf("order %s: enqueued the %d failed tickets again (%s, lane %s); the order is emailed once they are made. "+
+			"Their dead letters may stay in the DLQ: replaying them too changes nothing. Follow it with: busywork batch status %s\n",
+			id, len(r.Requeued), joinInts(r.Requeued), router.Lane(jobs.TypeGenerateTicket), id)
+	default:
+		msg = fmt.Sprintf("order %s: %d tickets are still being made and none failed; nothing to repair. If none moves for long, "+
+			"look for their jobs in the DLQ: busywork dlq peek --lane %s --type %s\n", id, r.Pending, router.Lane(jobs.TypeGenerateTicket), jobs.TypeGenerateTicket)
+	}
+	_, err = io.WriteString(out.stdout, msg)
+	return err
 }

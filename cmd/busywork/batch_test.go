@@ -9,6 +9,7 @@ import (
 
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/internal/testenv"
+	"github.com/busywork/busywork/producer"
 )
 
 // newOrder stores an order of tickets tickets, created at created, in a
@@ -62,7 +63,9 @@ func TestBatchStatus_PrintsProgressFailedTicketsAndDispatch(t *testing.T) {
 		}
 	}
 	want := head + "tickets    3 of 5 done\ncomplete   no\ndispatched no\n" +
-		"failed     2 tickets\n  ticket 3: pdf: \"bad\" font\n  ticket 5: render: timed out\n"
+		"failed     2 tickets\n  ticket 3: pdf: \"bad\" font\n  ticket 5: render: timed out\n" +
+		"action     2 tickets failed (see errors). Fix the cause, then run `busywork batch repair " + id + "`, which enqueues them again, " +
+		"or replay their dead letters: `busywork dlq replay --lane bulk --type generate_ticket`. The order then completes and is emailed once.\n"
 	if got := batchStatus(t, env, id); got != want {
 		t.Errorf("with failures, stdout:\n%s\nwant:\n%s", got, want)
 	}
@@ -116,10 +119,11 @@ func TestBatchStatus_JSONIsTheOrderStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	want.SetAction(time.Now(), producer.DefaultRoutes().Lane) // a failed ticket: what to do
 	// Compared as JSON: a decoded time is in UTC, the store's in Local.
 	gotJSON, _ := json.Marshal(got)
 	wantJSON, _ := json.Marshal(want)
-	if !bytes.Equal(gotJSON, wantJSON) || got.Done != 1 || len(got.Failed) != 1 || got.Errors[3] != "render: timed out" {
+	if !bytes.Equal(gotJSON, wantJSON) || got.Done != 1 || len(got.Failed) != 1 || got.Errors[3] != "render: timed out" || got.Action == "" {
 		t.Errorf("--json printed\n%s\nwant\n%s", gotJSON, wantJSON)
 	}
 }

@@ -27,6 +27,7 @@ func TestHelp_EveryCommandPrintsUsageAndExitsZero(t *testing.T) {
 		{[]string{"user", "add", "-h"}, "busywork user add --name \"Ada Lovelace\" ada@example.com"},
 		{[]string{"batch", "--help"}, "Usage: busywork batch status [--json] ORDER_ID"},
 		{[]string{"batch", "status", "-h"}, "--json prints the same as GET /orders/ORDER_ID does"},
+		{[]string{"batch", "repair", "--help"}, "batch repair finishes an order that no retry will finish"},
 		{[]string{"health", "--help"}, "Usage: busywork health [--web] [--timeout D]"},
 		{[]string{"help", "health"}, `["CMD", "/busywork", "health"]`},
 		{[]string{"version", "-h"}, "Usage: busywork version\n"},
@@ -72,7 +73,9 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"user add bad email", nil, []string{"user", "add", "ada"}, `busywork user: email: "ada" is not a plain address`},
 		{"user add two emails", nil, []string{"user", "add", "a@example.com", "b@example.com"}, `busywork user: unexpected argument "b@example.com"`},
 		{"batch without subcommand", nil, []string{"batch"}, "busywork batch: missing subcommand status"},
-		{"batch unknown subcommand", nil, []string{"batch", "show", "x"}, `busywork batch: unknown subcommand "show" (known: status)`},
+		{"batch unknown subcommand", nil, []string{"batch", "show", "x"}, `busywork batch: unknown subcommand "show" (known: status, repair)`},
+		{"batch repair without id", nil, []string{"batch", "repair"}, "busywork batch: missing argument ORDER_ID"},
+		{"batch repair two ids", nil, []string{"batch", "repair", "a", "b"}, `busywork batch: unexpected argument "b" after ORDER_ID`},
 		{"batch status without id", nil, []string{"batch", "status"}, "busywork batch: missing argument ORDER_ID"},
 		{"batch status without id, as JSON", nil, []string{"batch", "status", "--json"}, "busywork batch: missing argument ORDER_ID"},
 		{"batch status two ids", nil, []string{"batch", "status", "a", "b"}, `busywork batch: unexpected argument "b" after ORDER_ID`},
@@ -110,12 +113,18 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"zero login burst", []string{"BUSYWORK_LOGIN_BURST=0"}, []string{"web"}, "busywork web: BUSYWORK_LOGIN_BURST=0: want at least 1"},
 		{"zero login interval", []string{"BUSYWORK_LOGIN_INTERVAL=0s"}, []string{"web"}, "busywork web: BUSYWORK_LOGIN_INTERVAL=0s: want a positive duration"},
 		{"bad login interval", []string{"BUSYWORK_LOGIN_INTERVAL=often"}, []string{"web"}, `BUSYWORK_LOGIN_INTERVAL="often": not a duration`},
+		{"zero order burst", []string{"BUSYWORK_ORDER_BURST=0"}, []string{"web"}, "busywork web: BUSYWORK_ORDER_BURST=0: want at least 1"},
+		{"zero order interval", []string{"BUSYWORK_ORDER_INTERVAL=0s"}, []string{"web"}, "busywork web: BUSYWORK_ORDER_INTERVAL=0s: want a positive duration"},
+		{"bad order interval", []string{"BUSYWORK_ORDER_INTERVAL=hourly"}, []string{"web"}, `BUSYWORK_ORDER_INTERVAL="hourly": not a duration`},
 		{"bad trust-forwarded-for", []string{"BUSYWORK_TRUST_FORWARDED_FOR=maybe"}, []string{"web"}, `BUSYWORK_TRUST_FORWARDED_FOR="maybe"`},
 	}
 	// The worker checks its consumer settings once the AWS configuration,
 	// which needs a region, is loaded: give one, whatever the caller's
 	// shell has.
 	t.Setenv("AWS_REGION", "us-east-1")
+	// And a ticket key, which a worker needs before it checks the rest
+	// unless every endpoint is local.
+	t.Setenv("BUSYWORK_TICKET_KEY", "test key")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runBusywork(t, tt.env, tt.args...)

@@ -46,6 +46,10 @@ type Config struct {
 	// client, a burst of POST /auth/magic-link, then one per interval.
 	LoginBurst    int           `envconfig:"LOGIN_BURST" default:"5"`
 	LoginInterval time.Duration `envconfig:"LOGIN_INTERVAL" default:"10s"`
+	// OrderBurst and OrderInterval are the web app's order throttle: per
+	// signed-in user, a burst of POST /orders, then one per interval.
+	OrderBurst    int           `envconfig:"ORDER_BURST" default:"3"`
+	OrderInterval time.Duration `envconfig:"ORDER_INTERVAL" default:"1m"`
 	// TrustForwardedFor makes the throttle take the client's address from
 	// X-Forwarded-For (set it only behind a proxy that always sets it).
 	TrustForwardedFor bool `envconfig:"TRUST_FORWARDED_FOR"`
@@ -84,6 +88,10 @@ func loadConfig() (Config, error) {
 		return c, &configError{fmt.Sprintf("%s_LOGIN_BURST=%d: want at least 1", envPrefix, c.LoginBurst)}
 	case c.LoginInterval <= 0:
 		return c, &configError{fmt.Sprintf("%s_LOGIN_INTERVAL=%s: want a positive duration", envPrefix, c.LoginInterval)}
+	case c.OrderBurst < 1:
+		return c, &configError{fmt.Sprintf("%s_ORDER_BURST=%d: want at least 1", envPrefix, c.OrderBurst)}
+	case c.OrderInterval <= 0:
+		return c, &configError{fmt.Sprintf("%s_ORDER_INTERVAL=%s: want a positive duration", envPrefix, c.OrderInterval)}
 	}
 	for _, l := range c.lanes() {
 		if err := l.check(); err != nil {

@@ -36,7 +36,9 @@ busywork-bulk), or the _QUEUE_URL variables; stats and peek also take
       prints job_id, type, receive count, failed_at, error and body of up
       to N messages (default 10; per lane with --lane all) that match, as a
       table (long values cut) or, with --json, as whole JSON lines (with the
-      DLQ's name as "queue"). Every message stays in the DLQ.
+      DLQ's name as "queue"). Every message stays in the DLQ. Neither form
+      prints a control character of a message raw: the table shows them as
+      escapes (\r, \u009b, \u202e), the JSON as \u escapes.
   dlq replay [--lane NAME] [--type T] [--error TEXT] [--max N] [--rate R] [--dry-run]
       moves the matching messages (all by default, at most N) back to the
       queue, R messages a second (default 10, fractions allowed): each is

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -342,5 +343,55 @@ func TestDLQ_LaneNamesTheDLQAndAllCoversEveryLane(t *testing.T) {
 	}
 	if seen := critical.ids(t, critical.dlqURL); len(seen) != 2 {
 		t.Errorf("the critical DLQ holds %v, want its 2 letters untouched", seen)
+	}
+}
+
+func TestDLQPeekAndStats_PrintNoRawControlCharactersFromADeadLetter(t *testing.T) {
+	testenv.Require(t)
+	w := newDLQWorld(t, testenv.QueueOptions{})
+	// Whoever can send to the queue writes the body and the attributes.
+	// SQS refuses ESC and the other C0 controls but tab, LF and CR (as
+	// fauxqs does), so the escape sequences come as the C1 CSI (U+009B,
+	// which terminals that honour C1 controls run like ESC [): a
+	// clear-screen, a colour, a carriage return that overwrites the line, a
+	// DEL and a bidi override. ESC itself is tested on WriteTable.
+	body := "{\"m\":\"\u009b2J\u009b31m\rfake\u202eevil\x7f\"}"
+	errText := "boom\u009b1A\r\nforged line\u202e"
+	w.deadLetter(t, "evil\u009b2J", "ping\u202e", 1, errText, body)
+
+	inert := func(what, out string) {
+		t.Helper()
+		for i, r := range out {
+			if r != '\n' && r != ' ' && !unicode.IsPrint(r) {
+				t.Errorf("%s prints %U at byte %d:\n%q", what, r, i, out)
+				return
+			}
+		}
+	}
+	table := runBusywork(t, w.env, "dlq", "peek")
+	inert("dlq peek", table.stdout)
+	if lines := strings.Split(strings.TrimSpace(table.stdout), "\n"); table.code != 0 || len(lines) != 2 ||
+		!strings.Contains(lines[1], `{"m":"\u009b2J\u009b31m\rfake\u202eevil\x7f"}`) || !strings.Contains(lines[1], `evil\u009b2J-0`) ||
+		!strings.Contains(lines[1], `boom\u009b1A\r\nforged line\u202e`) {
+		t.Errorf("dlq peek: exit %d, stdout:\n%s\nwant one row with the controls escaped; stderr:\n%s", table.code, table.stdout, table.stderr)
+	}
+
+	js := runBusywork(t, w.env, "dlq", "peek", "--json")
+	inert("dlq peek --json", js.stdout)
+	var l struct {
+		Body  string `json:"body"`
+		Error string `json:"error"`
+		JobID string `json:"job_id"`
+		Type  string `json:"type"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &l); err != nil || js.code != 0 || l.Body != body || l.Error != errText ||
+		l.JobID != "evil\u009b2J-0" || l.Type != "ping\u202e" {
+		t.Errorf("dlq peek --json: exit %d, %+v (%v), want the letter as sent:\n%q", js.code, l, err, js.stdout)
+	}
+
+	stats := runBusywork(t, w.env, "dlq", "stats")
+	inert("dlq stats", stats.stdout)
+	if stats.code != 0 || !strings.Contains(stats.stdout, `ping\u202e`) {
+		t.Errorf("dlq stats: exit %d, stdout:\n%s", stats.code, stats.stdout)
 	}
 }

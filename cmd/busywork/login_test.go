@@ -15,24 +15,32 @@ import (
 )
 
 // webRequest makes one request to the web app with a client that follows
-// no redirects, and returns the response with its body read.
+// no redirects, posting form unless it is nil, and returns the response
+// with its body read.
 func webRequest(t *testing.T, method, u string, form url.Values, header http.Header, cookies ...*http.Cookie) (*http.Response, string) {
+	t.Helper()
+	if form == nil {
+		return webRequestBody(t, method, u, "", header, cookies...)
+	}
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	for k, v := range header {
+		h[k] = v
+	}
+	return webRequestBody(t, method, u, form.Encode(), h, cookies...)
+}
+
+// webRequestBody is webRequest with a body of its own (say, JSON, with
+// its Content-Type in header).
+func webRequestBody(t *testing.T, method, u, body string, header http.Header, cookies ...*http.Cookie) (*http.Response, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for _, c := range cookies {
 		req.AddCookie(c)
@@ -51,15 +59,8 @@ func webRequest(t *testing.T, method, u string, form url.Values, header http.Hea
 
 func TestWebAndWorker_LinkConfirmSignInSignOutAndTheThrottleFromTheEnvironment(t *testing.T) {
 	testenv.Require(t)
-	table := testenv.NewTable(t, testenv.DynamoDB(t))
 	email := strings.ToLower(testenv.UniqueName(t, "ada", 40)) + "@example.com"
-	env := append(workerEnv(newLanes(t, testenv.QueueOptions{})), "BUSYWORK_TABLE="+table, "BUSYWORK_WEB_ADDR=127.0.0.1:0", "BUSYWORK_LOGIN_BURST=2")
-	if r := runBusywork(t, env, "user", "add", "--name", "Ada", email); r.code != 0 {
-		t.Fatalf("user add: exit %d, stderr:\n%s", r.code, r.stderr)
-	}
-	web := startBusywork(t, env, "web")
-	startWorker(t, env)
-	base := "http://" + web.Await(t, "the web listener", func(l testenv.LogLine) bool { return l["msg"] == "web listening" })["addr"].(string)
+	base := startWebAndWorker(t, email, "BUSYWORK_LOGIN_BURST=2")
 	since := time.Now().Add(-time.Second)
 
 	// Two requests fit BUSYWORK_LOGIN_BURST; the third gets 429.
@@ -92,6 +93,22 @@ func TestWebAndWorker_LinkConfirmSignInSignOutAndTheThrottleFromTheEnvironment(t
 	if resp, body := webRequest(t, http.MethodGet, base+"/", nil, nil, cookies[0]); resp.StatusCode != http.StatusOK || strings.Contains(body, email) || !strings.Contains(body, `action="/auth/magic-link"`) {
 		t.Fatalf("GET / after sign-out: %s, want the login form:\n%s", resp.Status, body)
 	}
+}
+
+// startWebAndWorker runs `busywork web` and `busywork worker` on lanes and
+// a table of the test's own, with user email added and the extra
+// variables set, and returns the web app's base URL.
+func startWebAndWorker(t *testing.T, email string, extra ...string) string {
+	t.Helper()
+	table := testenv.NewTable(t, testenv.DynamoDB(t))
+	env := append(workerEnv(newLanes(t, testenv.QueueOptions{})), "BUSYWORK_TABLE="+table, "BUSYWORK_WEB_ADDR=127.0.0.1:0")
+	env = append(env, extra...)
+	if r := runBusywork(t, env, "user", "add", "--name", "Ada", email); r.code != 0 {
+		t.Fatalf("user add: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	web := startBusywork(t, env, "web")
+	startWorker(t, env)
+	return "http://" + web.Await(t, "the web listener", func(l testenv.LogLine) bool { return l["msg"] == "web listening" })["addr"].(string)
 }
 
 var mailedToken = regexp.MustCompile(`/auth/verify\?token=([A-Za-z0-9_-]+)`)

@@ -47,7 +47,13 @@ var webCommand = &command{
                          session (cookie; the table BUSYWORK_TABLE keeps its
                          hash) and redirects to /
   POST /auth/sign-out    deletes the session and clears the cookie
-  POST /orders           enqueues a ticket order; GET /orders/ID its progress
+  POST /orders           enqueues a ticket order for the signed-in user, whose
+                         address gets the tickets (an email in the request
+                         is ignored); without a session 401 (JSON) or a
+                         redirect to sign in (form); 429 with Retry-After
+                         for a user over the order throttle
+  GET  /orders/ID        the order's progress (JSON)
+  GET  /static/order.js  the order page's script
   GET  /healthz          200 "ok"
   GET  /metrics          Prometheus metrics: busywork_web_requests_total,
                          busywork_web_send_duration_seconds,
@@ -64,7 +70,12 @@ served. The login throttle lets each client address BUSYWORK_LOGIN_BURST
 10s), remembering up to 10,000 clients. The address is the connection's
 peer; behind a load balancer set BUSYWORK_TRUST_FORWARDED_FOR=true to take
 the last X-Forwarded-For entry instead (only if the balancer always sets
-it). IPv6 clients count by /64.
+it). IPv6 clients count by /64. The order throttle lets each signed-in user
+place BUSYWORK_ORDER_BURST (default 3) orders at once, then one per
+BUSYWORK_ORDER_INTERVAL (default 1m); an order is at most 1000 tickets.
+
+Every answer carries a Content-Security-Policy (no inline script, no
+framing), X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer.
 
 Sends are micro-batched (concurrent requests share one SQS call). The worker
 ('busywork worker') mails the links, pointing at BUSYWORK_BASE_URL (default
@@ -96,15 +107,22 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
+	routes, err := cfg.routes()
+	if err != nil {
+		return err
+	}
 	app := webapp.New(webapp.Config{
 		Sender:  router,
 		Store:   ddb.New(awsclient.NewDynamoDB(webAWS), cfg.Table),
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
+		Routes:  routes,
 		Metrics: newMetricsRegistry(),
 
 		LoginBurst:        cfg.LoginBurst,
 		LoginInterval:     cfg.LoginInterval,
+		OrderBurst:        cfg.OrderBurst,
+		OrderInterval:     cfg.OrderInterval,
 		TrustForwardedFor: cfg.TrustForwardedFor,
 	})
 

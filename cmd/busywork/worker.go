@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,6 +68,11 @@ The admin listener on BUSYWORK_ADMIN_ADDR (default 127.0.0.1:9090) serves
              many job slots
   /metrics   Prometheus metrics (busywork_*, Go and process)
 
+BUSYWORK_TICKET_KEY signs the codes printed on tickets. Without it anyone
+could forge a ticket, so the worker refuses to start (exit 2) unless its SQS,
+DynamoDB and SES v2 endpoints are all on this machine (the emulators of 'make
+dev' and the tests), where it only warns.
+
 Run 'busywork bootstrap' first: every lane's queue and dead-letter queue must
 exist.
 `,
@@ -101,13 +108,14 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	reg := newMetricsRegistry()
 	metrics := consumer.NewMetrics(reg)
 	client := sqs.NewFromConfig(awsCfg, metrics.InstrumentSQS)
-	// Follow-up jobs may go to any lane, served here or not.
-	urls, err := resolveLanes(ctx, client, cfg.lanes())
-	if err != nil {
+	dynamo, mail := awsclient.NewDynamoDB(awsCfg), sesv2.NewFromConfig(awsCfg)
+	// Before any call: a worker that may reach AWS needs the ticket key.
+	if err := checkTicketKey(cfg.TicketKey, log, map[string]*string{
+		"SQS": client.Options().BaseEndpoint, "DynamoDB": dynamo.Options().BaseEndpoint, "SES v2": mail.Options().BaseEndpoint,
+	}); err != nil {
 		return err
 	}
-	// An order's 1000 tickets take more than the web's 1 s.
-	followUps, err := cfg.newRouter(client, urls, producer.WithTimeout(followUpTimeout))
+	followUps, urls, err := cfg.followUpRouter(ctx, client)
 	if err != nil {
 		return err
 	}
@@ -115,8 +123,8 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	mux := consumer.NewMux()
 	handlers.Register(mux, handlers.Deps{
 		Logger:        log,
-		Store:         ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table),
-		Mail:          sesv2.NewFromConfig(awsCfg),
+		Store:         ddb.New(dynamo, cfg.Table),
+		Mail:          mail,
 		From:          cfg.FromEmail,
 		BaseURL:       cfg.BaseURL,
 		Queue:         followUps,
@@ -147,6 +155,45 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 		}
 		return err
 	})
+}
+
+// followUpRouter returns the router of the jobs that jobs lead to (an
+// order's tickets, its dispatch), to every lane, served here or not, and
+// the lanes' queue URLs. Its deadline fits jobs.MaxTickets jobs: more
+// than the web's 1 s.
+func (c Config) followUpRouter(ctx context.Context, client *sqs.Client) (*producer.Router, map[string]string, error) {
+	urls, err := resolveLanes(ctx, client, c.lanes())
+	if err != nil {
+		return nil, nil, err
+	}
+	router, err := c.newRouter(client, urls, producer.WithTimeout(followUpTimeout))
+	return router, urls, err
+}
+
+// checkTicketKey refuses to run without a ticket key (BUSYWORK_TICKET_KEY),
+// with which the worker signs the codes printed on tickets: without one,
+// anyone can make a code that passes for a ticket. Only a worker whose
+// endpoints (by service; nil means AWS's own) are all on this machine, the
+// emulators of `make dev` and the tests, may run without it, and it logs a
+// warning then.
+func checkTicketKey(key string, log *slog.Logger, endpoints map[string]*string) error {
+	if key != "" {
+		return nil
+	}
+	for _, service := range slices.Sorted(maps.Keys(endpoints)) {
+		if e := endpoints[service]; e == nil || !awsclient.IsLocalEndpoint(*e) {
+			where := "AWS"
+			if e != nil {
+				where = *e
+			}
+			return &configError{fmt.Sprintf("%s_TICKET_KEY is not set: without it anyone can forge the codes printed on tickets. "+
+				"Set it to a long random secret (e.g. the output of `openssl rand -hex 32`), the same for every worker; "+
+				"only a worker whose SQS, DynamoDB and SES v2 endpoints are all local emulators may run without it (%s: %s)",
+				envPrefix, service, where)}
+		}
+	}
+	log.Warn(envPrefix + "_TICKET_KEY is not set: the codes on tickets can be forged; allowed only because every AWS endpoint is local")
+	return nil
 }
 
 // serveWithAdmin serves admin on ln while run runs, and shuts the server

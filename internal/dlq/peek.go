@@ -55,29 +55,36 @@ func (q *Queue) Peek(ctx context.Context, opts PeekOptions) ([]*Letter, error) {
 }
 
 // WriteTable prints letters as an aligned table, one row each, with long
-// errors and bodies cut.
+// errors and bodies cut and control characters escaped (Escaped).
 func WriteTable(w io.Writer, letters []*Letter) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB_ID\tTYPE\tRECEIVES\tFAILED_AT\tERROR\tBODY")
 	for _, l := range letters {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", cell(l.JobID, 40), cell(cmp.Or(l.Type, NoType), 30), l.ReceiveCount,
-			cmp.Or(l.FailedAt, "-"), cell(cmp.Or(l.Error, "-"), 60), cell(l.Body, 60))
+			cell(cmp.Or(l.FailedAt, "-"), 30), cell(cmp.Or(l.Error, "-"), 60), cell(l.Body, 60))
 	}
 	return tw.Flush()
 }
 
-// WriteJSON prints letters as JSON lines, one object each, whole.
+// WriteJSON prints letters as JSON lines, one object each, whole, with
+// every control, format or other non-printing character of their strings
+// written as a \u escape: the JSON decodes to the same letters, and a
+// terminal that shows it acts on none of them.
 func WriteJSON(w io.Writer, letters []*Letter) error {
-	enc := json.NewEncoder(w)
 	for _, l := range letters {
-		if err := enc.Encode(l); err != nil {
+		line, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(append(escapeJSON(line), '\n')); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// String names the letter by job id and type, as in "job 3B6Y... (ping)".
+// String names the letter by job id and type, as in "job 3B6Y... (ping)",
+// escaped (Escaped): both come from the message's sender.
 func (l *Letter) String() string {
-	return "job " + l.JobID + " (" + cmp.Or(l.Type, NoType) + ")"
+	return "job " + Escaped(l.JobID) + " (" + Escaped(cmp.Or(l.Type, NoType)) + ")"
 }

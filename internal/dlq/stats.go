@@ -222,15 +222,10 @@ func days(d time.Duration) string {
 	return d.String()
 }
 
-// cell returns s on one line (tabs, newlines and other control characters
-// as spaces), cut to n characters with an ellipsis.
+// cell returns s on one line, with what a terminal could act on escaped
+// (Escaped: \n, \x1b, \u202e), cut to n characters with an ellipsis.
 func cell(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	s = Escaped(s)
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/internal/awsclient"
 )
 
 // The compose services the tests know by role.
@@ -431,6 +432,30 @@ func TestCompose_EndpointsReachTheServicesThatServeWhatTheBinaryCalls(t *testing
 			if env(s, v) == "" {
 				t.Errorf("%s: %s is unset (dummy credentials do for the emulators)", name, v)
 			}
+		}
+	}
+}
+
+// TestCompose_TheWorkerHasATicketKeySinceItsEndpointsAreNotLocal: a
+// worker refuses to start without BUSYWORK_TICKET_KEY unless every
+// endpoint it calls is on the loopback, and inside the stack LocalStack
+// and the SES emulator are other hosts.
+func TestCompose_TheWorkerHasATicketKeySinceItsEndpointsAreNotLocal(t *testing.T) {
+	p := loadCompose(t)
+	for name, s := range busyworkServices(t, p) {
+		if len(s.Command) == 0 || s.Command[0] != "worker" {
+			continue
+		}
+		local := true
+		for _, sdk := range []string{"SQS", "DYNAMODB", "SESV2"} {
+			v := env(s, "AWS_ENDPOINT_URL_"+sdk)
+			if v == "" {
+				v = env(s, "AWS_ENDPOINT_URL")
+			}
+			local = local && awsclient.IsLocalEndpoint(v)
+		}
+		if !local && env(s, envPrefix+"TICKET_KEY") == "" {
+			t.Errorf("%s runs a worker against endpoints off the loopback without %sTICKET_KEY: it would refuse to start", name, envPrefix)
 		}
 	}
 }

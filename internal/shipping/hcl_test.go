@@ -274,6 +274,7 @@ func strs(t *testing.T, what string, v cty.Value) []string {
 // standard library, which Terraform's are built on.
 var tfFunctions = map[string]function.Function{
 	"alltrue":    allTrueFunc,
+	"can":        tryfunc.CanFunc,
 	"coalesce":   stdlib.CoalesceFunc,
 	"concat":     stdlib.ConcatFunc,
 	"contains":   stdlib.ContainsFunc,
@@ -284,6 +285,7 @@ var tfFunctions = map[string]function.Function{
 	"max":        stdlib.MaxFunc,
 	"merge":      stdlib.MergeFunc,
 	"min":        stdlib.MinFunc,
+	"regex":      stdlib.RegexFunc,
 	"sort":       stdlib.SortFunc,
 	"tostring":   stdlib.MakeToFunc(cty.String),
 	"try":        tryfunc.TryFunc,

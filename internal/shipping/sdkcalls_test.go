@@ -99,7 +99,8 @@ func (a *callFinder) walk(fd *ast.FuncDecl) {
 func (a *callFinder) call(fd *ast.FuncDecl, call *ast.CallExpr) {
 	info := a.m.info
 	if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
-		if service, ok := clientService(info.TypeOf(sel.X)); ok {
+		// A client method that is no operation (Options) calls nothing.
+		if service, ok := clientService(info.TypeOf(sel.X)); ok && isOperation(service, sel.Sel.Name, info.TypeOf(sel)) {
 			a.add(sdkCall{service, sel.Sel.Name}, fmt.Sprintf("%s calls %s", fd.Name.Name, sel.Sel.Name))
 		}
 	}
@@ -227,17 +228,22 @@ func (a *callFinder) other(fd *ast.FuncDecl, n ast.Node) {
 func (a *callFinder) addInterface(service string, iface *types.Interface, named types.Type, where string) {
 	for i := range iface.NumMethods() {
 		m := iface.Method(i)
-		sig := m.Type().(*types.Signature)
-		in := ""
-		if sig.Params().Len() >= 2 {
-			in = types.TypeString(sig.Params().At(1).Type(), nil)
-		}
-		if want := "*" + sdkService + service + "." + m.Name() + "Input"; in != want {
-			a.t.Errorf("%s (%s): its method %s takes %s, not a %s: only SDK operations belong in a client interface", where, named, m.Name(), in, want)
+		if !isOperation(service, m.Name(), m.Type()) {
+			a.t.Errorf("%s (%s): its method %s takes no *%s%s.%sInput: only SDK operations belong in a client interface",
+				where, named, m.Name(), sdkService, service, m.Name())
 			continue
 		}
 		a.add(sdkCall{service, m.Name()}, where+" ("+types.TypeString(named, nil)+")")
 	}
+}
+
+// isOperation reports whether method, of signature sig, is an operation
+// of service's client: its second parameter is the operation's input
+// (*sqs.ReceiveMessageInput).
+func isOperation(service, method string, sig types.Type) bool {
+	s, ok := sig.(*types.Signature)
+	return ok && s.Params().Len() >= 2 &&
+		types.TypeString(s.Params().At(1).Type(), nil) == "*"+sdkService+service+"."+method+"Input"
 }
 
 func (a *callFinder) add(c sdkCall, why string) {

@@ -515,3 +515,36 @@ func TestTerraform_OutputsGiveAWebAppEveryLanesQueueAndTheTable(t *testing.T) {
 		mod.block(t, "output", name)
 	}
 }
+
+func TestTerraform_TheTicketKeyIsRequiredAndReachesEveryWorker(t *testing.T) {
+	mod := loadTF(t, infraDir(t))
+	v := mod.block(t, "variable", "ticket_key_secret_arn")
+	if _, ok := v.Body.Attributes["default"]; ok {
+		t.Error("ticket_key_secret_arn has a default: the ticket key must be required")
+	}
+	if a, ok := v.Body.Attributes["nullable"]; !ok || newEval(t, mod, nil).value(a.Expr, nil).True() {
+		t.Error("ticket_key_secret_arn is nullable: null would deploy workers without a ticket key")
+	}
+	arn := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:busywork/ticket-key-AbCdEf"
+	e := newEval(t, mod, map[string]cty.Value{"ticket_key_secret_arn": cty.StringVal(arn)})
+	for _, bad := range []string{"", "busywork/ticket-key", "arn:aws:s3:::bucket/key"} {
+		if e.validates("ticket_key_secret_arn", cty.StringVal(bad)) {
+			t.Errorf("ticket_key_secret_arn accepts %q, which is no Secrets Manager ARN", bad)
+		}
+	}
+	if !e.validates("ticket_key_secret_arn", cty.StringVal(arn)) {
+		t.Errorf("ticket_key_secret_arn refuses %s", arn)
+	}
+	for lane, c := range e.locals["containers"].AsValueMap() {
+		got := ""
+		for _, kv := range c.GetAttr("secrets").AsValueSlice() {
+			if str(t, "secret name", kv.GetAttr("name")) == envPrefix+"TICKET_KEY" {
+				got = str(t, "secret valueFrom", kv.GetAttr("valueFrom"))
+			}
+		}
+		if got != arn {
+			t.Errorf("lane %s's worker gets %sTICKET_KEY from %q, want %s", lane, envPrefix, got, arn)
+		}
+	}
+	checkVariables(t, "the ticket key's secret", []string{envPrefix + "TICKET_KEY"})
+}

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"mime"
 	"net/http"
-	"strconv"
 
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/jobs"
@@ -42,7 +40,7 @@ func (a *app) requestLink(w http.ResponseWriter, r *http.Request) {
 		a.writePage(w, code, page{Title: title, Message: msg, Form: code == http.StatusBadRequest})
 	}
 	if wait := a.throttle.wait(clientOf(r, a.trustForward)); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		w.Header().Set("Retry-After", retryAfter(wait))
 		reply(http.StatusTooManyRequests, msgTooMany)
 		return
 	}

@@ -12,9 +12,9 @@
 //
 // Routes:
 //
-//	GET  /                 the login and order forms; to a signed-in user
-//	                       (session cookie), who is signed in, a sign-out
-//	                       button and the order form
+//	GET  /                 the login form; to a signed-in user (session
+//	                       cookie), who is signed in, a sign-out button and
+//	                       the order form
 //	POST /auth/magic-link  enqueue a magic_link job; 202 whether or not the
 //	                       user exists, 400 for a malformed address, 429
 //	                       with Retry-After for a client over the login
@@ -28,8 +28,13 @@
 //	                       the token once, starts a session (cookie) and
 //	                       redirects (303) to /; 401 as above
 //	POST /auth/sign-out    delete the session, clear the cookie, 303 to /
-//	POST /orders           enqueue a ticket order (see orders.go)
-//	GET  /orders/{id}      an order's progress as JSON
+//	POST /orders           enqueue a ticket order for the signed-in user, to
+//	                       the session's address (see orders.go); 401 (JSON)
+//	                       or 303 to /#sign-in (form) without a session, 429
+//	                       with Retry-After over the order throttle
+//	GET  /orders/{id}      an order's progress as JSON, with the action that
+//	                       finishes it when it stalled
+//	GET  /static/order.js  the order page's script
 //	GET  /healthz          200 "ok"
 //	GET  /metrics          Prometheus metrics, when Config.Metrics is set
 //
@@ -40,6 +45,15 @@
 // a token bucket per client address (Config.LoginBurst, LoginInterval;
 // the connection's peer unless Config.TrustForwardedFor), for at most
 // MaxThrottledClients clients at once.
+//
+// Orders need a signed-in user: the tickets go to the session's address,
+// whatever the request says, so the app cannot be made to mail strangers.
+// The order throttle is a token bucket per signed-in user
+// (Config.OrderBurst, OrderInterval).
+//
+// Every answer carries SecurityHeaders: a Content-Security-Policy that
+// runs no inline script and lets no site frame the pages, nosniff and
+// Referrer-Policy no-referrer. The pages hold no inline script or style.
 //
 // Every POST is refused with 403 when a browser says it comes from
 // another origin (http.CrossOriginProtection): its Sec-Fetch-Site header

@@ -17,7 +17,14 @@ import (
 // msgNoOrder is GET /orders/{id}'s answer for an unknown order.
 const msgNoOrder = "no such order (a new order shows once the worker has taken it)"
 
-// orderRequest is the JSON body of POST /orders.
+// Fixed answers of POST /orders.
+const (
+	msgSignInToOrder = "Sign in to order tickets: they are emailed to the address you sign in with."
+	msgTooManyOrders = "You have placed several orders just now. Please wait a little before the next one."
+)
+
+// orderRequest is the JSON body of POST /orders. Email is accepted for
+// the clients of old and ignored: the tickets go to the signed-in user.
 type orderRequest struct {
 	Email   string `json:"email"`
 	Event   string `json:"event"`
@@ -25,17 +32,35 @@ type orderRequest struct {
 }
 
 // order enqueues one ticket_order job for the whole order, whatever its
-// size, and answers 202 with the order's id: a JSON body, or the page of
-// the demo's order form (which then shows the order's progress).
+// size, for the signed-in user, and answers 202 with the order's id: a
+// JSON body, or the page of the demo's order form (which then shows the
+// order's progress). The tickets go to the session's address, whatever
+// the request says. Without a session it enqueues nothing: 401 to JSON,
+// a redirect to the sign-in form to a form. A user over the order
+// throttle gets 429 with Retry-After.
 func (a *app) order(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	asJSON := isJSON(r)
+	email, err := a.signedIn(w, r)
 	fail := func(code int, msg string) {
 		if asJSON {
 			a.writeJSON(w, code, answer{Error: msg})
 			return
 		}
-		a.writePage(w, code, page{Title: "Something went wrong", Message: msg, Form: true})
+		a.writePage(w, code, page{Title: "Something went wrong", Message: msg, Email: email, Form: email != ""})
+	}
+	switch {
+	case err != nil:
+		a.log.Error("read session", "error", err)
+		w.Header().Set("Retry-After", "1")
+		fail(http.StatusServiceUnavailable, msgUnavailable)
+		return
+	case email == "" && asJSON:
+		fail(http.StatusUnauthorized, msgSignInToOrder)
+		return
+	case email == "":
+		http.Redirect(w, r, "/#sign-in", http.StatusSeeOther)
+		return
 	}
 	req, err := postedOrder(r, asJSON)
 	var tooLarge *http.MaxBytesError
@@ -47,9 +72,14 @@ func (a *app) order(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	job := jobs.TicketOrder{OrderID: newOrderID(), Email: jobs.NormalizeEmail(req.Email), Event: strings.TrimSpace(req.Event), Tickets: req.Tickets}
+	job := jobs.TicketOrder{OrderID: newOrderID(), Email: email, Event: strings.TrimSpace(req.Event), Tickets: req.Tickets}
 	if err := job.Validate(); err != nil {
 		fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	if wait := a.orders.wait(email); wait > 0 {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		fail(http.StatusTooManyRequests, msgTooManyOrders)
 		return
 	}
 	if _, err := a.sender.Send(r.Context(), job); err != nil {
@@ -66,16 +96,17 @@ func (a *app) order(w http.ResponseWriter, r *http.Request) {
 	if asJSON {
 		a.writeJSON(w, http.StatusAccepted, struct {
 			OrderID string `json:"order_id"`
-		}{job.OrderID})
+			Email   string `json:"email"`
+		}{job.OrderID, job.Email})
 		return
 	}
 	a.writePage(w, http.StatusAccepted, page{Title: "Order placed",
 		Message: fmt.Sprintf("Your %d tickets for %s are being made; they will be emailed to %s.", job.Tickets, job.Event, job.Email),
-		OrderID: job.OrderID})
+		Email:   email, OrderID: job.OrderID})
 }
 
-// postedOrder reads a JSON body or the form fields email, event and
-// tickets.
+// postedOrder reads a JSON body or the form fields event and tickets (a
+// form's email field, as an older page posts it, is ignored).
 func postedOrder(r *http.Request, asJSON bool) (orderRequest, error) {
 	var req orderRequest
 	if asJSON {
@@ -89,7 +120,7 @@ func postedOrder(r *http.Request, asJSON bool) (orderRequest, error) {
 	if err := r.ParseForm(); err != nil {
 		return req, fmt.Errorf("form: %w", err)
 	}
-	req.Email, req.Event = r.PostForm.Get("email"), r.PostForm.Get("event")
+	req.Event = r.PostForm.Get("event")
 	n, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("tickets")))
 	if err != nil {
 		return req, fmt.Errorf("tickets: %q is not a whole number", r.PostForm.Get("tickets"))
@@ -101,7 +132,8 @@ func postedOrder(r *http.Request, asJSON bool) (orderRequest, error) {
 // newOrderID returns a fresh order id: 26 letters and digits.
 func newOrderID() string { return strings.ToLower(rand.Text()) }
 
-// orderStatus answers the progress of an order as JSON; 404 for an id no
+// orderStatus answers the progress of an order as JSON, with the action
+// that finishes it when it needs one; 404 for an id no
 // worker has taken (an order just placed shows once its job has run) and
 // for one no order can have, which is not looked up.
 func (a *app) orderStatus(w http.ResponseWriter, r *http.Request) {
@@ -119,6 +151,7 @@ func (a *app) orderStatus(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		a.writeJSON(w, http.StatusServiceUnavailable, answer{Error: msgUnavailable})
 	default:
+		st.SetAction(a.now(), a.routes.Lane)
 		w.Header().Set("Cache-Control", "no-store")
 		a.writeJSON(w, http.StatusOK, st)
 	}

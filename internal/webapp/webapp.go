@@ -64,6 +64,10 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now returns the current time. nil means time.Now.
 	Now func() time.Time
+	// Routes is the routing table of job types to lanes, which names the
+	// lanes in the action GET /orders/{id} suggests for a stalled order.
+	// nil means producer.DefaultRoutes().
+	Routes producer.Routes
 	// Metrics, when set, receives the app's metrics (busywork_web_*, see
 	// the package comment), and GET /metrics serves all it holds in
 	// Prometheus's format. nil records and serves none.
@@ -78,6 +82,15 @@ type Config struct {
 	// LoginInterval is how often a client earns one more request once its
 	// burst is spent. 0 means DefaultLoginInterval.
 	LoginInterval time.Duration
+	// OrderBurst is how many POST /orders one signed-in user may make at
+	// once; after that the user earns one per OrderInterval, and an order
+	// over the limit gets 429 with Retry-After and is not enqueued. 0
+	// means DefaultOrderBurst. Each order is at most jobs.MaxTickets
+	// tickets.
+	OrderBurst int
+	// OrderInterval is how often a user earns one more order once the
+	// burst is spent. 0 means DefaultOrderInterval.
+	OrderInterval time.Duration
 	// TrustForwardedFor makes the throttle take a client's address from
 	// the last entry of X-Forwarded-For, as a load balancer in front of
 	// the app appends it. Leave it off unless such a proxy always sets
@@ -96,14 +109,16 @@ type app struct {
 	secureCookies bool
 	now           func() time.Time
 	metrics       *metrics
-	throttle      *throttle
+	throttle      *throttle // logins, per client address
+	orders        *throttle // orders, per signed-in user
 	trustForward  bool
+	routes        producer.Routes
 }
 
 // New returns the app's handler. Cross-origin POSTs are refused with 403
 // (http.CrossOriginProtection: a browser's Sec-Fetch-Site header, else its
 // Origin against the Host; a request with neither, such as curl's, is
-// let through). It panics if cfg.Sender or cfg.Store is nil, or a setting
+// let through). Every response carries SecurityHeaders'. It panics if cfg.Sender or cfg.Store is nil, or a setting
 // is negative. It starts no goroutine and makes no network call.
 func New(cfg Config) http.Handler {
 	if cfg.Sender == nil || cfg.Store == nil {
@@ -126,12 +141,18 @@ func New(cfg Config) http.Handler {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	if cfg.LoginBurst < 0 || cfg.LoginInterval < 0 {
-		panic("webapp.New: Config.LoginBurst and Config.LoginInterval must not be negative")
+	if cfg.LoginBurst < 0 || cfg.LoginInterval < 0 || cfg.OrderBurst < 0 || cfg.OrderInterval < 0 {
+		panic("webapp.New: Config.LoginBurst, LoginInterval, OrderBurst and OrderInterval must not be negative")
 	}
 	a.throttle = newThrottle(cmp.Or(cfg.LoginInterval, DefaultLoginInterval), cmp.Or(cfg.LoginBurst, DefaultLoginBurst),
 		MaxThrottledClients, a.now)
+	a.orders = newThrottle(cmp.Or(cfg.OrderInterval, DefaultOrderInterval), cmp.Or(cfg.OrderBurst, DefaultOrderBurst),
+		MaxThrottledClients, a.now)
 	a.trustForward = cfg.TrustForwardedFor
+	a.routes = cfg.Routes
+	if a.routes == nil {
+		a.routes = producer.DefaultRoutes()
+	}
 
 	mux := http.NewServeMux()
 	if cfg.Metrics != nil {
@@ -147,10 +168,11 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("POST /orders", a.order)
 	mux.HandleFunc("GET /orders/{id}", a.orderStatus)
 	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /static/order.js", script)
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(a.crossOrigin))
-	return a.serve(cop.Handler(mux))
+	return SecurityHeaders(a.serve(cop.Handler(mux)))
 }
 
 // serve runs every request through h (the mux behind the cross-origin

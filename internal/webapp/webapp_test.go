@@ -257,15 +257,8 @@ func TestRoutes_EnforceMethods(t *testing.T) {
 		t.Errorf("/healthz body %q, want ok", r.body)
 	}
 	index := e.get(t, "/")
-	for _, form := range []struct{ name, action string }{{"login", "/auth/magic-link"}, {"order", "/orders"}} {
-		if !strings.Contains(index.body, `<form method="post" action="`+form.action+`">`) {
-			t.Errorf("GET / shows no %s form:\n%s", form.name, index.body)
-		}
-	}
-	for _, field := range []string{`name="email"`, `name="event"`, `name="tickets" type="number" min="1" max="1000"`} {
-		if !strings.Contains(index.body, field) {
-			t.Errorf("GET / has no field %s:\n%s", field, index.body)
-		}
+	if !strings.Contains(index.body, `<form method="post" action="/auth/magic-link">`) || !strings.Contains(index.body, `name="email"`) {
+		t.Errorf("GET / shows no login form:\n%s", index.body)
 	}
 }
 

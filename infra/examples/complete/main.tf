@@ -41,10 +41,11 @@ resource "aws_sns_topic_subscription" "alarms" {
 module "busywork" {
   source = "../.."
 
-  image         = var.image
-  vpc_id        = var.vpc_id
-  subnet_ids    = var.subnet_ids
-  from_email    = var.from_email
-  base_url      = var.base_url
-  alarm_actions = [aws_sns_topic.alarms.arn]
+  image                 = var.image
+  vpc_id                = var.vpc_id
+  subnet_ids            = var.subnet_ids
+  from_email            = var.from_email
+  base_url              = var.base_url
+  ticket_key_secret_arn = var.ticket_key_secret_arn
+  alarm_actions         = [aws_sns_topic.alarms.arn]
 }

@@ -29,6 +29,11 @@ variable "base_url" {
   type        = string
 }
 
+variable "ticket_key_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the ticket key (see the README: aws secretsmanager create-secret)."
+  type        = string
+}
+
 variable "alarm_email" {
   description = "An address subscribed to the alarms (it must confirm), or null."
   type        = string

@@ -1,0 +1,87 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/jobs"
+)
+
+// ErrNotFannedOut means an order's ticket_order job has not made the
+// order's tickets yet: there is nothing to repair, or the job is in a
+// dead-letter queue.
+var ErrNotFannedOut = errors.New("its ticket_order job has not made its tickets yet")
+
+// Repair is what Tickets.Repair did to finish an order.
+type Repair struct {
+	// Dispatched reports that the order was emailed already: nothing was
+	// done.
+	Dispatched bool
+	// DispatchEnqueued reports that every ticket was done and the
+	// dispatch was enqueued again, under its own job id.
+	DispatchEnqueued bool
+	// Requeued lists the failed tickets whose generate_ticket jobs were
+	// enqueued again.
+	Requeued []int
+	// Pending is how many tickets are neither done nor recorded failed:
+	// their jobs are on their way, or dead-lettered without a trace
+	// (look in the DLQ); Repair leaves them alone.
+	Pending int
+}
+
+// Repair finishes order orderID when no retry will: the order whose
+// tickets are all made but that was not emailed (its dispatch could not be
+// enqueued, or failed for good; see ddb.Stall), and the order with failed
+// tickets. For the first it enqueues the dispatch again under its
+// deterministic job id (DispatchJobID); for the second, a generate_ticket
+// job for each failed ticket, whose completion then enqueues the dispatch.
+// It is safe to run twice, and beside a replay of the order's dead
+// letters: a ticket counts once, and the dispatch emails once (it checks
+// the order and claims each email). An order that was emailed changes
+// nothing. An unknown order gives an error wrapping ddb.ErrNotFound, one
+// whose ticket_order job has not run yet ErrNotFannedOut.
+func (h *Tickets) Repair(ctx context.Context, orderID string) (Repair, error) {
+	b, err := h.Store.GetBatch(ctx, orderID)
+	if errors.Is(err, ddb.ErrNotFound) {
+		if _, oerr := h.Store.GetOrder(ctx, orderID); oerr != nil {
+			return Repair{}, fmt.Errorf("repair order %s: %w", orderID, oerr)
+		}
+		return Repair{}, fmt.Errorf("repair order %s: %w (if that lasts, look for it in the DLQ: busywork dlq peek --lane all --type ticket_order)",
+			orderID, ErrNotFannedOut)
+	}
+	if err != nil {
+		return Repair{}, fmt.Errorf("repair order %s: %w", orderID, err)
+	}
+	switch {
+	case b.Dispatched():
+		return Repair{Dispatched: true}, nil
+	case b.Complete():
+		if err := h.enqueueDispatch(ctx, orderID); err != nil {
+			return Repair{}, fmt.Errorf("repair order %s: enqueue the dispatch: %w", orderID, err)
+		}
+		h.logger().InfoContext(ctx, "ticket order: dispatch enqueued by a repair", "order_id", orderID)
+		return Repair{DispatchEnqueued: true}, nil
+	}
+	r := Repair{Requeued: slices.Sorted(maps.Keys(b.Failed))}
+	r.Pending = b.Total - len(b.Done) - len(r.Requeued)
+	if len(r.Requeued) == 0 {
+		return r, nil
+	}
+	order, err := h.Store.GetOrder(ctx, orderID)
+	if err != nil {
+		return Repair{}, fmt.Errorf("repair order %s: %w", orderID, err)
+	}
+	js := make([]jobs.Job, len(r.Requeued))
+	for i, n := range r.Requeued {
+		js[i] = jobs.GenerateTicket{OrderID: orderID, Number: n, Total: b.Total, Event: order.Event, Attendee: order.Email}
+	}
+	if _, err := h.Queue.SendBatch(ctx, js); err != nil {
+		return Repair{}, fmt.Errorf("repair order %s: enqueue the failed tickets: %w", orderID, err)
+	}
+	h.logger().InfoContext(ctx, "ticket order: failed tickets enqueued by a repair", "order_id", orderID, "tickets", len(js))
+	return r, nil
+}
