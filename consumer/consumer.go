@@ -64,7 +64,8 @@ func New(client SQSAPI, mux *Mux, cfg Config) (*Consumer, error) {
 // Every goroutine Run starts has ended when it returns, except handlers
 // that ignore their cancelled context: Go cannot stop a goroutine. Run
 // returns an error without serving if a queue cannot be read or has no
-// dead-letter queue. A Consumer runs once.
+// dead-letter queue, and nil if ctx ends before it serves. A Consumer runs
+// once.
 func (c *Consumer) Run(ctx context.Context) error {
 	if c.ran.Swap(true) {
 		return errors.New("consumer: Run called twice")
@@ -77,6 +78,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	for i, q := range c.cfg.Queues {
 		l, err := c.newLane(ctx, calls, q)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before it served: nothing to drain
+			}
 			return err
 		}
 		lanes[i] = l

@@ -168,3 +168,22 @@ func hidden(t *testing.T, client *sqs.Client, queueURL string) int {
 	}
 	return n
 }
+
+// A worker told to stop while it reads its queues' settings (a SIGTERM
+// right after start) stops cleanly: there is nothing to drain.
+func TestConsumer_StoppedBeforeItServesRunReturnsNil(t *testing.T) {
+	testenv.Require(t)
+	client := testenv.SQS(t)
+	url, _ := testenv.NewQueue(t, client, testenv.QueueOptions{VisibilityTimeout: 30})
+	mux := consumer.NewMux()
+	consumer.Handle(mux, func(context.Context, jobs.Ping) error { return nil })
+	c, err := consumer.New(client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: url}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := c.Run(ctx); err != nil {
+		t.Fatalf("Run with its context already ended: %v, want nil", err)
+	}
+}

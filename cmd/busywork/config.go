@@ -121,7 +121,7 @@ var queueSettings = map[string]string{
 
 // consumerConfigError turns the consumer's refusal of a setting into a
 // configError naming the environment variable it came from, as in
-// "BUSYWORK_WAIT_TIME: 25s must be shorter than the drain timeout 20s".
+// "BUSYWORK_WAIT_TIME: 30s is not a whole number of seconds from 1 to 20".
 // served are the lanes of the consumer's Queues, in order.
 func consumerConfigError(err error, served []lane) error {
 	var ce *consumer.ConfigError
