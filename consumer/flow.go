@@ -26,14 +26,18 @@ import (
 // flight (window / 10, at least minReceives) and what a lane holds ahead
 // of its handlers (window, at least one batch: what it can run in about
 // one round trip, so other workers get the rest of the backlog). Here t
-// is the shortest round trip of the last rttMemory (as BBR sizes a TCP
-// window): receives beyond what the queue serves only wait in line, and a
-// t that grew with that wait would send more of them. With the round trip
-// of settling calls (deletes, visibility changes), the window sizes the
-// deletes that may be unconfirmed (at least the concurrency and a batch,
-// at most MaxUnconfirmed). Those are only allowed, never sent to fill the
-// window, so t is their smoothed round trip (srtt, as TCP keeps one): a
-// slow SQS does not make handlers wait for confirmations.
+// is the smoothed round trip of receives that brought messages (srtt, as
+// TCP keeps one): on a loaded machine it holds the time an answer waits
+// to be read, which the shortest round trip leaves out. But receives
+// beyond what the queue serves only wait in line, and a t that grew with
+// that wait would send more of them, so t is at most maxQueueing times
+// the shortest round trip of the last rttMemory (the round trip BBR sizes
+// a TCP window by). With the round trip of settling calls (deletes,
+// visibility changes), the window sizes the deletes that may be
+// unconfirmed (at least the concurrency and a batch, at most
+// MaxUnconfirmed). Those are only allowed, never sent to fill the window,
+// so t is their smoothed round trip, unbounded: a slow SQS does not make
+// handlers wait for confirmations.
 const (
 	// flowTick is the shortest time between two rate updates.
 	flowTick = 25 * time.Millisecond
@@ -122,7 +126,7 @@ func (f *flow) pace() pace {
 	}
 	return pace{
 		rate:    f.rate,
-		receive: f.receive.shortest(now),
+		receive: min(f.receive.smoothed(), maxQueueing*f.receive.shortest(now)),
 		settle:  f.settle.smoothed(),
 	}
 }
