@@ -71,8 +71,9 @@ type Config struct {
 
 	// Logger receives one line per job outcome. Default slog.Default().
 	Logger *slog.Logger `ignored:"true"`
-	// Metrics, when set, records jobs, durations and in-flight counts.
-	Metrics *Metrics `ignored:"true"`
+	// Metrics, when set, receives the consumer's measurements (package
+	// metrics records them in Prometheus).
+	Metrics Metrics
 }
 
 // QueueConfig configures one queue (lane) the consumer serves.
@@ -171,6 +172,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
 	}
 	switch {
 	case c.BackoffBase < 0:

@@ -50,6 +50,7 @@ func New(client SQSAPI, mux *Mux, cfg Config) (*Consumer, error) {
 	if err := cfg.checkRoutes(mux); err != nil {
 		return nil, err
 	}
+	mux.build()
 	c := &Consumer{client: client, mux: mux, cfg: cfg, now: time.Now}
 	for _, q := range cfg.Queues {
 		c.slots += q.Concurrency
@@ -103,7 +104,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			go l.work(jobsCtx)
 		}
 		s.pollers.Go(func() { l.poll.run(ctx, receives) })
-		c.cfg.Metrics.watch(l)
+		c.cfg.Metrics.Lane(l.name, l.flowNow)
 		l.log.Info("serving queue", "concurrency", l.cfg.Concurrency, "max_receives", l.cfg.MaxReceives,
 			"max_unconfirmed", l.cfg.MaxUnconfirmed, "lease_s", l.lease.Seconds(), "wait_s", c.cfg.WaitTime.Seconds(),
 			"max_receive_count", l.maxReceives, "dead_letter_queue", l.dlqURL)

@@ -23,6 +23,7 @@ import (
 	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/metrics"
 )
 
 // workerQueueEnv names the queue a re-executed test binary serves as a
@@ -86,7 +87,7 @@ func runWorkerProcess(url string) int {
 		Queues:       []consumer.QueueConfig{{URL: url, Concurrency: crashConcurrency, MaxUnconfirmed: maxUnconfirmed}},
 		DrainTimeout: crashDrain,
 		Logger:       slog.New(slog.NewJSONHandler(os.Stderr, nil)),
-		Metrics:      consumer.NewMetrics(reg),
+		Metrics:      metrics.NewConsumer(reg),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

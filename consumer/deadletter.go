@@ -24,8 +24,9 @@ const (
 )
 
 // keptFirst are the attributes a dead letter keeps before any other of the
-// original's: what identifies the job and proves where it came from.
-var keptFirst = []string{jobs.AttrJobID, jobs.AttrJobType, jobs.AttrSignature}
+// original's: what identifies the job, proves where it came from, and the
+// group a replay completes.
+var keptFirst = []string{jobs.AttrJobID, jobs.AttrJobType, jobs.AttrSignature, jobs.AttrGroupID}
 
 // deadLetter copies m to the lane's DLQ (see deadLetterInput).
 func (l *lane) deadLetter(m *message, reason error) error {

@@ -18,6 +18,10 @@
 //	defer stop()
 //	err = c.Run(ctx) // returns after a graceful drain
 //
+// Middleware wraps handlers, for the whole Mux (Mux.Use) or one type
+// (With), as net/http's does: see Middleware for the order and for what
+// stays the consumer's own (deadlines, panics, what an error means).
+//
 // # What happens to a message
 //
 // Each queue (lane) has Concurrency workers, and keeps as many receives
@@ -86,6 +90,7 @@
 //
 // Each job outcome is one log line with the fields job_id, job_type, queue,
 // receive_count, duration_ms, outcome (succeeded, retried, dead_lettered,
-// released, hung, lease_lost) and error. NewMetrics registers Prometheus metrics named
-// busywork_*.
+// released, hung, lease_lost) and error. Config.Metrics receives the
+// consumer's measurements; package metrics records them in Prometheus
+// (busywork_*). The consumer itself depends on no metrics library.
 package consumer

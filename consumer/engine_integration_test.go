@@ -17,6 +17,7 @@ import (
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/metrics"
 )
 
 func TestConsumer_ASlotFreesWhenItsHandlerReturnsNotWhenSQSConfirmsTheDelete(t *testing.T) {
@@ -303,10 +304,10 @@ func TestConsumer_AFailedCopyToTheDLQWaitsForRedriveWithoutRunningTheJobAgain(t 
 		return consumer.Permanent(errBoom)
 	})
 	reg := prometheus.NewRegistry()
-	metrics := consumer.NewMetrics(reg)
+	meters := metrics.NewConsumer(reg)
 	enqueue(t, client, url, jobs.Ping{Message: "unparkable"})
 	start(t, client, mux, consumer.Config{
-		Queues: []consumer.QueueConfig{{URL: url}}, Metrics: metrics, BackoffBase: time.Second, BackoffMax: time.Second,
+		Queues: []consumer.QueueConfig{{URL: url}}, Metrics: meters, BackoffBase: time.Second, BackoffMax: time.Second,
 	})
 
 	// SQS's redrive policy parks it after 3 receives.

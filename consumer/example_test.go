@@ -15,6 +15,7 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/metrics"
 )
 
 // A worker: typed handlers on a Mux, served until SIGTERM, then drained.
@@ -23,8 +24,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	metrics := consumer.NewMetrics(prometheus.DefaultRegisterer)
-	client := sqs.NewFromConfig(cfg, metrics.InstrumentSQS)
+	meters := metrics.NewConsumer(prometheus.DefaultRegisterer)
+	client := sqs.NewFromConfig(cfg, meters.InstrumentSQS)
 
 	mux := consumer.NewMux()
 	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
@@ -35,7 +36,7 @@ func Example() {
 
 	c, err := consumer.New(client, mux, consumer.Config{
 		Queues:  []consumer.QueueConfig{{URL: os.Getenv("QUEUE_URL"), Concurrency: 20}},
-		Metrics: metrics,
+		Metrics: meters,
 	})
 	if err != nil {
 		log.Fatal(err)

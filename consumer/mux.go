@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/busywork/busywork/jobs"
@@ -15,19 +16,57 @@ import (
 const DefaultTimeout = 30 * time.Second
 
 // Mux routes each job to the handler registered for its type. Register
-// handlers with Handle before the consumer starts; a Mux is not safe for
-// registration while it serves.
+// handlers with Handle, and middleware with Use, before the consumer is
+// made with New; a Mux is not safe for registration while it serves.
 type Mux struct {
-	routes map[string]*route
+	routes     map[string]*route
+	middleware []Middleware
 }
 
 // route is one registered job type: how to decode and validate a body into
 // the handler's job struct, and how long its handler may run.
 type route struct {
 	timeout time.Duration
-	// prepare decodes and validates body. The returned func runs the
-	// handler on the decoded job.
-	prepare func(body []byte) (func(context.Context) error, error)
+	// decode decodes and validates body into the handler's job.
+	decode func(body []byte) (jobs.Job, error)
+	// handler is the registered handler, as a Handler.
+	handler Handler
+	// middleware wraps this type's handler, inside the Mux's.
+	middleware []Middleware
+	// run is handler wrapped in the Mux's and the route's middleware;
+	// New builds it.
+	run Handler
+}
+
+// Handler runs one job: the value Handle decoded, typed as the
+// registration's T, under the job's context (its deadline, its Delivery).
+type Handler func(ctx context.Context, job jobs.Job) error
+
+// Middleware wraps a Handler, to log, trace, limit or guard the jobs it
+// runs, as net/http's and asynq's middleware do. It returns the error of
+// the handler, or one of its own, which the consumer treats as the
+// handler's: Permanent dead-letters the job, RetryAfter sets its retry,
+// any other error retries it with backoff, and a panic is recovered as
+// the handler's is. The consumer's own rules stay outside every
+// middleware: the deadline is on the context before the first one runs,
+// and the outcome is decided from what the outermost one returns.
+//
+// Middleware added with Mux.Use wraps every job type's handler, outermost
+// first in the order added; middleware given to Handle with With wraps
+// that type's handler inside the Mux's, again outermost first. So with
+// m.Use(a, b) and Handle(m, h, With(c)) a job runs a(b(c(h))).
+type Middleware func(next Handler) Handler
+
+// Use adds middleware that wraps the handler of every job type, registered
+// before or after; see Middleware for the order.
+func (m *Mux) Use(mw ...Middleware) {
+	m.middleware = append(m.middleware, mw...)
+}
+
+// With wraps this registration's handler in mw, inside the Mux's
+// middleware; see Middleware for the order.
+func With(mw ...Middleware) HandleOption {
+	return func(r *route) { r.middleware = append(r.middleware, mw...) }
 }
 
 // NewMux returns an empty Mux.
@@ -76,7 +115,7 @@ func Handle[T jobs.Job](m *Mux, h func(ctx context.Context, job T) error, opts .
 		panic(fmt.Sprintf("consumer: Handle: job type %q: timeout %s is not positive", typ, r.timeout))
 	}
 	r.timeout = min(r.timeout, maxVisibility)
-	r.prepare = func(body []byte) (func(context.Context) error, error) {
+	r.decode = func(body []byte) (jobs.Job, error) {
 		var job T
 		if err := json.Unmarshal(body, &job); err != nil {
 			return nil, fmt.Errorf("decode %s job: %w", typ, err)
@@ -84,9 +123,35 @@ func Handle[T jobs.Job](m *Mux, h func(ctx context.Context, job T) error, opts .
 		if err := job.Validate(); err != nil {
 			return nil, fmt.Errorf("invalid %s job: %w", typ, err)
 		}
-		return func(ctx context.Context) error { return h(ctx, job) }, nil
+		return job, nil
 	}
+	r.handler = func(ctx context.Context, job jobs.Job) error { return h(ctx, job.(T)) }
 	m.routes[typ] = r
+}
+
+// build wraps every route's handler in its middleware, for New.
+func (m *Mux) build() {
+	for _, r := range m.routes {
+		run := r.handler
+		for i := len(r.middleware) - 1; i >= 0; i-- {
+			run = r.middleware[i](run)
+		}
+		for i := len(m.middleware) - 1; i >= 0; i-- {
+			run = m.middleware[i](run)
+		}
+		r.run = run
+	}
+}
+
+// Decode decodes and validates body as a job of type typ, as the consumer
+// does before it runs the job's handler: for a command that enqueues a
+// job, to refuse one the worker would dead-letter.
+func (m *Mux) Decode(typ string, body []byte) (jobs.Job, error) {
+	r, ok := m.routes[typ]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownType, typ, strings.Join(m.Types(), ", "))
+	}
+	return r.decode(body)
 }
 
 // Types returns the registered job types, sorted.
@@ -111,6 +176,9 @@ type Delivery struct {
 	Lane string
 	// MessageID is the SQS MessageId.
 	MessageID string
+	// GroupID is the fan-out group the job belongs to (its group_id
+	// attribute; see package groups), or "".
+	GroupID string
 	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first try.
 	ReceiveCount int
 	// MaxReceiveCount is the queue's redrive policy's maxReceiveCount: a

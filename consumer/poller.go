@@ -152,6 +152,7 @@ func (l *lane) track(msg types.Message, sent, returned time.Time) *message {
 		ID:              aws.ToString(msg.MessageId),
 		Lane:            l.name,
 		MessageID:       aws.ToString(msg.MessageId),
+		GroupID:         attr(msg, jobs.AttrGroupID),
 		MaxReceiveCount: l.maxReceives,
 		HungGrace:       l.c.cfg.HungGrace,
 	}
@@ -162,7 +163,7 @@ func (l *lane) track(msg types.Message, sent, returned time.Time) *message {
 	m.delivery.Type, m.malformed = jobs.PeekType([]byte(aws.ToString(msg.Body)))
 	l.held.add()
 	l.beat.track(m)
-	l.c.cfg.Metrics.inFlightAdd(l.name, 1)
+	l.c.cfg.Metrics.InFlight(l.name, 1)
 	return m
 }
 

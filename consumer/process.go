@@ -78,7 +78,7 @@ func (l *lane) process(jobsCtx context.Context, m *message) {
 		})
 		if settled {
 			l.c.hung.Add(1)
-			l.c.cfg.Metrics.hungAdd(l.name, 1)
+			l.c.cfg.Metrics.Hung(l.name, 1)
 		}
 		hung <- settled
 	})
@@ -87,10 +87,10 @@ func (l *lane) process(jobsCtx context.Context, m *message) {
 	err = call(ctx, job)
 	l.handling.Add(-1)
 	ran := l.c.now().Sub(start)
-	l.c.cfg.Metrics.ran(l.name, l.c.typeLabel(m.delivery.Type), ran)
+	l.c.cfg.Metrics.JobRan(l.name, l.c.typeLabel(m.delivery.Type), ran)
 	if !watchdog.Stop() && <-hung {
 		l.c.hung.Add(-1)
-		l.c.cfg.Metrics.hungAdd(l.name, -1)
+		l.c.cfg.Metrics.Hung(l.name, -1)
 		l.log.Warn("hung handler returned", "job_id", m.delivery.ID, "job_type", m.delivery.Type,
 			"duration_ms", ran.Milliseconds(), "error", errString(err))
 		return
@@ -124,11 +124,11 @@ func (l *lane) prepare(m *message) (job func(context.Context) error, timeout tim
 	if !ok {
 		return nil, 0, fmt.Errorf("%w %q", ErrUnknownType, m.delivery.Type)
 	}
-	job, err = r.prepare(body)
+	decoded, err := r.decode(body)
 	if err != nil {
 		return nil, 0, err
 	}
-	return job, r.timeout, nil
+	return func(ctx context.Context) error { return r.run(ctx, decoded) }, r.timeout, nil
 }
 
 // call runs job, turning a panic into an error.

@@ -23,7 +23,7 @@ func (l *lane) finish(m *message, r result) bool {
 	}
 	if r.outcome == OutcomeDeadLettered {
 		if err := l.deadLetter(m, r.err); err != nil {
-			l.c.cfg.Metrics.deadLetterFailed(l.name, l.c.typeLabel(m.delivery.Type))
+			l.c.cfg.Metrics.DeadLetterFailed(l.name, l.c.typeLabel(m.delivery.Type))
 			r, next = l.deadLetterFailed(m, r, err)
 			m.mu.Lock()
 			m.state = next
@@ -125,10 +125,10 @@ func (l *lane) settled(m *message, r result, sqsErr error) {
 		l.log.Warn("job", attrs...)
 	}
 	typ := l.c.typeLabel(d.Type)
-	l.c.cfg.Metrics.finished(l.name, typ, r.outcome)
+	l.c.cfg.Metrics.JobFinished(l.name, typ, r.outcome)
 	if r.outcome == OutcomeDeadLettered && sqsErr == nil {
-		l.c.cfg.Metrics.deadLetter(l.name, typ)
+		l.c.cfg.Metrics.DeadLettered(l.name, typ)
 	}
-	l.c.cfg.Metrics.inFlightAdd(l.name, -1)
+	l.c.cfg.Metrics.InFlight(l.name, -1)
 	l.held.done()
 }

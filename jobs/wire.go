@@ -23,6 +23,9 @@ const (
 	AttrSignature  = "signature"
 	AttrError      = "error"
 	AttrFailedAt   = "failed_at"
+	// AttrGroupID names the fan-out group a job is a child (or the
+	// follow-up) of; see package groups.
+	AttrGroupID = "group_id"
 )
 
 // ErrMalformed is wrapped by the errors of Marshal, PeekType and Parse for

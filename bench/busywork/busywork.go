@@ -15,6 +15,7 @@ import (
 
 	"github.com/busywork/busywork/bench/internal/drain"
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/metrics"
 )
 
 // Consume serves s with busywork's consumer as a worker would run it: one
@@ -31,7 +32,7 @@ func Consume(ctx context.Context, s drain.Setup) error {
 		Queues:       []consumer.QueueConfig{{URL: s.QueueURL, Concurrency: s.Concurrency}},
 		DrainTimeout: 2 * time.Second,
 		Logger:       slog.New(&warnings{next: slog.NewJSONHandler(io.Discard, nil), problems: s.Problems}),
-		Metrics:      consumer.NewMetrics(prometheus.NewRegistry()),
+		Metrics:      metrics.NewConsumer(prometheus.NewRegistry()),
 	})
 	if err != nil {
 		return err

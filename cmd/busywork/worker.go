@@ -21,6 +21,7 @@ import (
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/metrics"
 	"github.com/busywork/busywork/producer"
 )
 
@@ -106,8 +107,8 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	log := newLogger(out.stderr, cfg.LogLevel)
 
 	reg := newMetricsRegistry()
-	metrics := consumer.NewMetrics(reg)
-	client := sqs.NewFromConfig(awsCfg, metrics.InstrumentSQS)
+	meters := metrics.NewConsumer(reg)
+	client := sqs.NewFromConfig(awsCfg, meters.InstrumentSQS)
 	dynamo, mail := awsclient.NewDynamoDB(awsCfg), sesv2.NewFromConfig(awsCfg)
 	// Before any call: a worker that may reach AWS needs the ticket key.
 	if err := checkTicketKey(cfg.TicketKey, log, map[string]*string{
@@ -133,7 +134,7 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	})
 	ccfg.Queues = queueConfigs(served, urls)
 	ccfg.Logger = log
-	ccfg.Metrics = metrics
+	ccfg.Metrics = meters
 	if cfg.SigningKey != "" {
 		ccfg.SigningKey = []byte(cfg.SigningKey)
 	}
