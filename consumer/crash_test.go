@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
-	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/metrics"

@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
-	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/testenv"
 )
 

@@ -26,10 +26,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
-	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/jobs"

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/awsclient"
 )
 
 // loadEnv reads busywork's configuration and then the AWS one: what

@@ -13,9 +13,9 @@ import (
 	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
-	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/dlq"
 	"github.com/busywork/busywork/jobs"
 )

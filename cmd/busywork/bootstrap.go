@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/internal/bootstrap"
 )
 

@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
-	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/jobs"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
-	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/producer"
 )

@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
-	"github.com/busywork/busywork/internal/awsclient"
 	"github.com/busywork/busywork/metrics"
 	"github.com/busywork/busywork/producer"
 )

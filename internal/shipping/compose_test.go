@@ -23,8 +23,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
-	"github.com/busywork/busywork/internal/awsclient"
 )
 
 // The compose services the tests know by role.

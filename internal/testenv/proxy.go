@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/awsclient"
 )
 
 // Delay says how a [DelayProxy] slows the requests that reach it.

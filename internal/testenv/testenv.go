@@ -41,7 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/awsclient"
 )
 
 // Environment variables read by this package.

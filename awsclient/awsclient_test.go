@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/awsclient"
 )
 
 func TestIsLocalEndpoint_OnlyLoopbackHostsAreLocal(t *testing.T) {

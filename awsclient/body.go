@@ -9,8 +9,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
-// withInMemoryBodies returns an HTTP client that sends each request through
-// next with the body replaced by an in-memory copy of it.
+// InMemoryBodies returns an HTTP client that sends each request through
+// next with the body replaced by an in-memory copy of it. Load uses it; a
+// program that loads its AWS configuration itself gets the same fix with
+//
+//	cfg, err := config.LoadDefaultConfig(ctx)
+//	...
+//	cfg.HTTPClient = awsclient.InMemoryBodies(cfg.HTTPClient)
+//
+// before it makes its service clients. Without it, an SQS consumer on a
+// fast connection loses whole receive responses now and then, and their
+// messages stay hidden for their visibility timeout (measured: 2 to 5 of
+// every 50,000-job drain on the loopback; none with it).
 //
 // Why: smithy-go (transport/http's Request.Build) wraps every request body
 // in a reader whose WriteTo returns io.EOF once it is closed, and closes it
@@ -36,7 +46,7 @@ import (
 // The SDK holds the request bodies of the services busywork calls (SQS,
 // DynamoDB, SES v2) in memory already; copying them costs one buffer per
 // request. Streaming uploads (S3) are not a use of this client.
-func withInMemoryBodies(next aws.HTTPClient) aws.HTTPClient {
+func InMemoryBodies(next aws.HTTPClient) aws.HTTPClient {
 	return inMemoryBodies{next: next}
 }
 

@@ -1,7 +1,13 @@
-// Package awsclient is where every SDK client of busywork gets its AWS
-// configuration and HTTP client: the commands in cmd/busywork and the tests'
-// internal/testenv alike, so that both talk to AWS (or the emulators) the
-// same way.
+// Package awsclient gives SDK clients the AWS configuration and HTTP client
+// busywork's runtime uses, so that a program's own clients talk to AWS (or
+// the emulators) the same way: busywork's commands, its tests'
+// internal/testenv, and a team's service built on busywork alike.
+//
+// The reason to use it rather than config.LoadDefaultConfig alone is
+// [InMemoryBodies]: the SDK's request-body wrapper races net/http on fast
+// connections, net/http then closes a connection whose response is still
+// being read, and for an SQS receive the messages of the lost response
+// stay hidden for their visibility timeout.
 //
 // [Load] reads the standard configuration (AWS_REGION, AWS_ENDPOINT_URL_*,
 // credentials) with an HTTP client tuned for many pollers and parallel batch
@@ -56,7 +62,7 @@ const (
 // own body wrapper makes net/http close a connection whose response is
 // still being read, and the SDK then retries the call, which for an SQS
 // receive strands the received messages for their visibility timeout (see
-// [withInMemoryBodies]). Service clients made from the configuration share
+// [InMemoryBodies]). Service clients made from the configuration share
 // that client and its connection pool; as the wrapper is no BuildableClient,
 // they leave it as it is (the SDK tunes a BuildableClient per service only
 // with a non-legacy defaults mode or its opt-in read timeouts).
@@ -66,7 +72,7 @@ func Load(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.C
 	if err != nil {
 		return cfg, err
 	}
-	cfg.HTTPClient = withInMemoryBodies(cfg.HTTPClient)
+	cfg.HTTPClient = InMemoryBodies(cfg.HTTPClient)
 	return cfg, nil
 }
 

@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/busywork/busywork/internal/awsclient"
+	"github.com/busywork/busywork/awsclient"
 )
 
 // The race this test reproduces, step by step, without a timing guess:
@@ -43,7 +43,7 @@ import (
 //     request written, or closed the connection) does the server send the
 //     rest of the response.
 //
-// Without withInMemoryBodies the SDK gets "use of closed network
+// Without InMemoryBodies the SDK gets "use of closed network
 // connection" in the middle of the body, retries on a new connection and
 // fails the same way every time.
 func TestLoad_ReadsAResponseThatArrivesBeforeTheRequestWriteReturns(t *testing.T) {
