@@ -8,12 +8,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/busywork/busywork/internal/webapp"
+	"github.com/busywork/busywork/internal/secheaders"
 )
 
 // newAdminHandler serves the worker's admin endpoints: /healthz answers 200
 // "ok", or 503 with healthy's error; /metrics serves reg's metrics. Every
-// answer carries the web app's security headers (webapp.SecurityHeaders),
+// answer carries the web app's security headers (secheaders.Wrap),
 // in case a browser opens it.
 func newAdminHandler(healthy func() error, reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
@@ -26,7 +26,7 @@ func newAdminHandler(healthy func() error, reg *prometheus.Registry) http.Handle
 		_, _ = io.WriteString(w, "ok\n") // a failed write is the client's problem
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return webapp.SecurityHeaders(mux)
+	return secheaders.Wrap(mux)
 }
 
 // newMetricsRegistry returns a registry holding the Go runtime's and the

@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/internal/secheaders"
 	"github.com/busywork/busywork/internal/testenv"
-	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/jobs"
 )
 
@@ -115,7 +115,7 @@ func TestAdmin_EveryAnswerCarriesTheSecurityHeaders(t *testing.T) {
 			t.Errorf("%s: %d, want %d", what, resp.StatusCode, want)
 		}
 		h := resp.Header
-		if h.Get("Content-Security-Policy") != webapp.ContentSecurityPolicy || h.Get("X-Content-Type-Options") != "nosniff" ||
+		if h.Get("Content-Security-Policy") != secheaders.ContentSecurityPolicy || h.Get("X-Content-Type-Options") != "nosniff" ||
 			h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("%s: headers %v, want the security headers", what, h)
 		}

@@ -51,7 +51,7 @@
 // The order throttle is a token bucket per signed-in user
 // (Config.OrderBurst, OrderInterval).
 //
-// Every answer carries SecurityHeaders: a Content-Security-Policy that
+// Every answer carries the headers of secheaders.Wrap: a Content-Security-Policy that
 // runs no inline script and lets no site frame the pages, nosniff and
 // Referrer-Policy no-referrer. The pages hold no inline script or style.
 //

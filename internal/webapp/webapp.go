@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/internal/secheaders"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
@@ -118,7 +119,7 @@ type app struct {
 // New returns the app's handler. Cross-origin POSTs are refused with 403
 // (http.CrossOriginProtection: a browser's Sec-Fetch-Site header, else its
 // Origin against the Host; a request with neither, such as curl's, is
-// let through). Every response carries SecurityHeaders'. It panics if cfg.Sender or cfg.Store is nil, or a setting
+// let through). Every response carries secheaders.Wrap's. It panics if cfg.Sender or cfg.Store is nil, or a setting
 // is negative. It starts no goroutine and makes no network call.
 func New(cfg Config) http.Handler {
 	if cfg.Sender == nil || cfg.Store == nil {
@@ -172,7 +173,7 @@ func New(cfg Config) http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(a.crossOrigin))
-	return SecurityHeaders(a.serve(cop.Handler(mux)))
+	return secheaders.Wrap(a.serve(cop.Handler(mux)))
 }
 
 // serve runs every request through h (the mux behind the cross-origin

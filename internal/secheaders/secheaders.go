@@ -1,15 +1,18 @@
-package webapp
+// Package secheaders sets the headers that keep a browser safe with what
+// busywork serves: the demo web app's pages and the worker's admin
+// listener alike.
+package secheaders
 
 import "net/http"
 
 // ContentSecurityPolicy is the Content-Security-Policy of every response
-// SecurityHeaders wraps: nothing loads unless from the app's own origin,
+// Wrap wraps: nothing loads unless from the app's own origin,
 // no inline script or style runs, forms post only to the app, and no
 // other site may frame its pages (clickjacking).
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// SecurityHeaders returns h with the headers a browser needs to be safe
+// Wrap returns h with the headers a browser needs to be safe
 // with what busywork serves, set on every response before h runs (errors,
 // 404s and redirects too, and whatever h writes it may only add to):
 //
@@ -19,8 +22,8 @@ const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 //	X-Frame-Options            DENY: frame-ancestors for browsers without CSP
 //	Cross-Origin-Opener-Policy same-origin
 //
-// The web app (New) and the worker's admin listener both serve through it.
-func SecurityHeaders(h http.Handler) http.Handler {
+// The web app and the worker's admin listener both serve through it.
+func Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hdr := w.Header()
 		hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
