@@ -21,33 +21,30 @@ const (
 	finalCalls = 10 * time.Second
 )
 
-// ECSStopTimeout is the longest stop timeout ECS allows: it kills a task
-// that has not exited that long after SIGTERM.
-const ECSStopTimeout = 120 * time.Second
-
-// MaxDrainTimeout is the longest DrainTimeout allowed: a shutdown with it
-// still ends within ECSStopTimeout.
-const MaxDrainTimeout = ECSStopTimeout - ShutdownMargin
+// DefaultDrainTimeout is the DrainTimeout of a Config that sets none.
+const DefaultDrainTimeout = 25 * time.Second
 
 // Config configures a Consumer. The zero value of each field means its
-// documented default. cmd/busywork fills it from BUSYWORK_* environment
-// variables through the envconfig tags.
+// documented default. It knows nothing of where values come from: busywork's
+// runtime fills it from BUSYWORK_* environment variables, and checks there
+// the bounds of the deployment (ECS's stop timeout).
 type Config struct {
 	// Queues are the queues (lanes) to serve, each with its own pollers and
 	// concurrency limit. At least one.
-	Queues []QueueConfig `ignored:"true"`
+	Queues []QueueConfig
 
 	// BackoffBase is the retry delay after a job's first failed try; it
 	// doubles with each receive. Default 2s.
-	BackoffBase time.Duration `envconfig:"BACKOFF_BASE" default:"2s"`
+	BackoffBase time.Duration
 	// BackoffMax caps the retry delay. Default 15m; at most 12h.
-	BackoffMax time.Duration `envconfig:"BACKOFF_MAX" default:"15m"`
+	BackoffMax time.Duration
 
 	// DrainTimeout is how long running jobs may go on after Run's context
 	// ends; jobs still running then are cancelled, and their messages
-	// released once their handlers return. Default 25s; at most
-	// MaxDrainTimeout. Run returns within DrainTimeout + ShutdownMargin.
-	DrainTimeout time.Duration `envconfig:"DRAIN_TIMEOUT" default:"25s"`
+	// released once their handlers return. Default DefaultDrainTimeout
+	// (25s); at most an hour. Run returns within DrainTimeout +
+	// ShutdownMargin.
+	DrainTimeout time.Duration
 	// WaitTime is the long-poll wait of each receive, in whole seconds from
 	// 1 to 20. A shutdown lets the receives in flight finish, so that
 	// what they bring is not stranded, but only until DrainTimeout ends:
@@ -55,22 +52,22 @@ type Config struct {
 	// reaches one of them in the rest of its wait stays invisible for its
 	// first lease (SQS answers a poll whose client has gone). Keep
 	// DrainTimeout above WaitTime, as the defaults are. Default 20s.
-	WaitTime time.Duration `envconfig:"WAIT_TIME"`
+	WaitTime time.Duration
 
 	// HungGrace is how long a handler may ignore its cancelled context
 	// before its message is given back for a retry and the handler counts
 	// as hung. Default 10s.
-	HungGrace time.Duration `envconfig:"HUNG_GRACE" default:"10s"`
+	HungGrace time.Duration
 	// UnhealthyHungShare is the share of all slots that hung handlers may
 	// hold before Healthy reports an error. Default 0.5.
-	UnhealthyHungShare float64 `envconfig:"UNHEALTHY_HUNG_SHARE" default:"0.5"`
+	UnhealthyHungShare float64
 
 	// SigningKey, when set, makes a valid signature attribute mandatory:
 	// unsigned and forged messages are dead-lettered.
-	SigningKey []byte `ignored:"true"`
+	SigningKey []byte
 
 	// Logger receives one line per job outcome. Default slog.Default().
-	Logger *slog.Logger `ignored:"true"`
+	Logger *slog.Logger
 	// Metrics, when set, receives the consumer's measurements (package
 	// metrics records them in Prometheus).
 	Metrics Metrics
@@ -164,7 +161,7 @@ func (c Config) withDefaults() (Config, error) {
 
 	setDefault(&c.BackoffBase, 2*time.Second)
 	setDefault(&c.BackoffMax, 15*time.Minute)
-	setDefault(&c.DrainTimeout, 25*time.Second)
+	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
 	setDefault(&c.WaitTime, 20*time.Second)
 	setDefault(&c.HungGrace, 10*time.Second)
 	if c.UnhealthyHungShare == 0 {
@@ -181,9 +178,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configErrorf("BackoffBase", "%s is negative", c.BackoffBase)
 	case c.BackoffMax < c.BackoffBase || c.BackoffMax > maxVisibility:
 		return c, configErrorf("BackoffMax", "%s is not between the backoff base (%s) and 12h", c.BackoffMax, c.BackoffBase)
-	case c.DrainTimeout < 0 || c.DrainTimeout > MaxDrainTimeout:
-		return c, configErrorf("DrainTimeout", "%s is not between 0 and %s (ECS's %s stop timeout less the %s shutdown margin)",
-			c.DrainTimeout, MaxDrainTimeout, ECSStopTimeout, ShutdownMargin)
+	case c.DrainTimeout < 0 || c.DrainTimeout > time.Hour:
+		return c, configErrorf("DrainTimeout", "%s is not between 0 and 1h", c.DrainTimeout)
 	case c.WaitTime < time.Second || c.WaitTime > 20*time.Second || c.WaitTime%time.Second != 0:
 		return c, configErrorf("WaitTime", "%s is not a whole number of seconds from 1 to 20", c.WaitTime)
 	case c.HungGrace < 0 || c.HungGrace > time.Hour:

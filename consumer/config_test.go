@@ -27,10 +27,6 @@ func TestConfig_Defaults(t *testing.T) {
 	if err != nil || c.WaitTime != 20*time.Second {
 		t.Fatalf("short drain: wait %s, err %v", c.WaitTime, err)
 	}
-	if c.DrainTimeout+ShutdownMargin > ECSStopTimeout || MaxDrainTimeout+ShutdownMargin != ECSStopTimeout {
-		t.Fatalf("the longest drain and the shutdown margin (%s + %s) do not end at ECS's stop timeout %s",
-			MaxDrainTimeout, ShutdownMargin, ECSStopTimeout)
-	}
 }
 
 func TestConfig_RejectsOutOfRangeValuesNamingTheField(t *testing.T) {
@@ -49,7 +45,7 @@ func TestConfig_RejectsOutOfRangeValuesNamingTheField(t *testing.T) {
 		{"too few receives", Config{Queues: []QueueConfig{{URL: "u", MaxReceives: 1}}}, "Queues[0].MaxReceives", "1"},
 		{"lease too short", Config{Queues: []QueueConfig{{URL: "u", Lease: time.Second}}}, "Queues[0].Lease", "1s"},
 		{"lease past 12 h", Config{Queues: []QueueConfig{{URL: "u", Lease: 13 * time.Hour}}}, "Queues[0].Lease", "13h"},
-		{"drain past ECS", Config{Queues: q, DrainTimeout: 2 * time.Minute}, "DrainTimeout", "2m0s"},
+		{"drain past an hour", Config{Queues: q, DrainTimeout: 2 * time.Hour}, "DrainTimeout", "2h0m0s"},
 		{"wait not whole seconds", Config{Queues: q, WaitTime: 1500 * time.Millisecond}, "WaitTime", "1.5s"},
 		{"wait past 20 s", Config{Queues: q, WaitTime: 21 * time.Second}, "WaitTime", "21s"},
 		{"backoff max under base", Config{Queues: q, BackoffBase: time.Minute, BackoffMax: time.Second}, "BackoffMax", "backoff base"},

@@ -29,6 +29,8 @@ type route struct {
 	timeout time.Duration
 	// decode decodes and validates body into the handler's job.
 	decode func(body []byte) (jobs.Job, error)
+	// strict decodes fields a person typed, refusing unknown ones (Parse).
+	strict func(fields []byte) (jobs.Job, error)
 	// handler is the registered handler, as a Handler.
 	handler Handler
 	// middleware wraps this type's handler, inside the Mux's.
@@ -125,6 +127,7 @@ func Handle[T jobs.Job](m *Mux, h func(ctx context.Context, job T) error, opts .
 		}
 		return job, nil
 	}
+	r.strict = decodeStrict[T]
 	r.handler = func(ctx context.Context, job jobs.Job) error { return h(ctx, job.(T)) }
 	m.routes[typ] = r
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
@@ -37,7 +38,7 @@ const benchLoginGap = 20 * time.Millisecond
 // handlers.Register, configured as `busywork web` and `busywork worker`
 // are, on the emulators:
 //
-//   - lanes: three queues, routed by producer.DefaultRoutes (the login on
+//   - lanes: three queues, routed by handlers.Routes (the login on
 //     the critical lane, the tickets on the bulk lane), concurrency 10 each;
 //   - one-queue: every job type routed to one queue of concurrency 10.
 //
@@ -80,7 +81,7 @@ func (w *benchWorld) loginsBehindOrder(b *testing.B, lanes bool) []time.Duration
 	mail := &mailClock{Client: testenv.SESv2(b), sent: map[string]time.Time{}}
 	queues := map[string]string{}
 	var configs []consumer.QueueConfig
-	routes := producer.DefaultRoutes()
+	routes := handlers.Routes()
 	if !lanes {
 		routes = producer.Routes{} // every type on the default lane
 	}

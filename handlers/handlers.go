@@ -1,5 +1,6 @@
 // Package handlers holds the application's jobs: magic link, the ticket
-// order with its generate ticket and dispatch tickets jobs, and ping. Each handler is a struct holding its
+// order with its generate ticket and dispatch tickets jobs (ping is the
+// runtime's, in every binary). Each handler is a struct holding its
 // dependencies, with a Handle method that the consumer calls with the typed
 // job; Register wires them all onto a consumer.Mux:
 //
@@ -11,10 +12,10 @@ package handlers
 
 import (
 	"log/slog"
-	"time"
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/producer"
 )
 
 // Deps are what the handlers need from the outside: clients, stores and
@@ -54,18 +55,12 @@ func (d Deps) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// PingTimeout is how long a ping job may run: its longest work
-// (jobs.MaxPingWorkMS) and 5 s more.
-const PingTimeout = jobs.MaxPingWorkMS*time.Millisecond + 5*time.Second
-
 // Register registers the package's handlers on mux, built from deps. A
 // handler whose dependencies deps lacks (magic_link needs Store and Mail,
 // the ticket jobs Queue too)
 // is left out, and its jobs are dead-lettered as of an unknown type. It
 // panics, as consumer.Handle does, if a job type is already registered.
 func Register(mux *consumer.Mux, deps Deps) {
-	ping := &Ping{Logger: deps.logger()}
-	consumer.Handle(mux, ping.Handle, consumer.Timeout(PingTimeout))
 	if deps.Store != nil && deps.Mail != nil {
 		link := &MagicLink{Store: deps.Store, Mail: deps.Mail, From: deps.From, BaseURL: deps.BaseURL, Logger: deps.logger()}
 		consumer.Handle(mux, link.Handle, consumer.Timeout(MagicLinkTimeout))
@@ -76,5 +71,17 @@ func Register(mux *consumer.Mux, deps Deps) {
 		consumer.Handle(mux, t.Order, consumer.Timeout(TicketOrderTimeout))
 		consumer.Handle(mux, t.Generate, consumer.Timeout(GenerateTicketTimeout))
 		consumer.Handle(mux, t.Dispatch, consumer.Timeout(DispatchTicketsTimeout))
+	}
+}
+
+// Routes returns the demo's routing table: login links on the critical
+// lane; an order's fan-out and its tickets on the bulk lane, so that a
+// 1000-ticket order delays neither; everything else (such as the order's
+// one dispatch email) on the default lane.
+func Routes() producer.Routes {
+	return producer.Routes{
+		jobs.MagicLink{}.Type():      producer.LaneCritical,
+		jobs.TicketOrder{}.Type():    producer.LaneBulk,
+		jobs.GenerateTicket{}.Type(): producer.LaneBulk,
 	}
 }

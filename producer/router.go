@@ -31,18 +31,6 @@ func Lanes() []string { return []string{LaneCritical, LaneDefault, LaneBulk} }
 // type it does not name goes to LaneDefault.
 type Routes map[string]string
 
-// DefaultRoutes returns busywork's routing table: login links on the
-// critical lane; an order's fan-out and its tickets on the bulk lane, so
-// that a 1000-ticket order delays neither; everything else (such as the
-// order's one dispatch email) on the default lane.
-func DefaultRoutes() Routes {
-	return Routes{
-		jobs.MagicLink{}.Type():      LaneCritical,
-		jobs.TicketOrder{}.Type():    LaneBulk,
-		jobs.GenerateTicket{}.Type(): LaneBulk,
-	}
-}
-
 // ParseRoutes reads overrides of a routing table from text such as
 // "ping=bulk, dispatch_tickets=critical": comma-separated type=lane pairs.
 // Each lane must be one of lanes; an empty text is an empty table.

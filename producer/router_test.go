@@ -39,7 +39,7 @@ func TestParseRoutes(t *testing.T) {
 }
 
 func TestRoutes_MergeOverridesAndDefaults(t *testing.T) {
-	routes := producer.DefaultRoutes()
+	routes := routes()
 	merged := routes.Merge(producer.Routes{"magic_link": producer.LaneDefault, "ping": producer.LaneBulk})
 	for typ, want := range map[string]string{
 		"magic_link":       producer.LaneDefault,
@@ -60,7 +60,7 @@ func TestRoutes_MergeOverridesAndDefaults(t *testing.T) {
 
 func TestNewRouter_RefusesARouteToALaneWithoutQueue(t *testing.T) {
 	p := producer.New(testenv.SQS(t), "http://127.0.0.1:1/000000000000/q")
-	_, err := producer.NewRouter(map[string]*producer.Producer{producer.LaneDefault: p}, producer.DefaultRoutes())
+	_, err := producer.NewRouter(map[string]*producer.Producer{producer.LaneDefault: p}, routes())
 	if err == nil || !strings.Contains(err.Error(), `no queue for lane "`) {
 		t.Errorf("NewRouter error %v, want one naming the lane without a queue", err)
 	}
@@ -89,7 +89,7 @@ func newLanes(t *testing.T, client *sqs.Client, routes producer.Routes) (map[str
 
 func TestRouter_SendsEachJobToItsLanesQueue(t *testing.T) {
 	client := testenv.SQS(t)
-	urls, r := newLanes(t, client, producer.DefaultRoutes().Merge(producer.Routes{"ping": producer.LaneBulk}))
+	urls, r := newLanes(t, client, routes().Merge(producer.Routes{"ping": producer.LaneBulk}))
 
 	if _, err := r.Send(t.Context(), jobs.MagicLink{Email: "ada@example.com"}); err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestRouter_SendsEachJobToItsLanesQueue(t *testing.T) {
 
 func TestRouter_SendBatchRefusesOneJobIDForJobsOfSeveralLanes(t *testing.T) {
 	client := testenv.SQS(t)
-	_, r := newLanes(t, client, producer.DefaultRoutes())
+	_, r := newLanes(t, client, routes())
 	results, err := r.SendBatch(t.Context(), []jobs.Job{jobs.MagicLink{Email: "ada@example.com"}, jobs.Ping{}}, producer.JobID("one-id"))
 	if !errors.Is(err, producer.ErrInvalidJob) {
 		t.Fatalf("SendBatch error %v, want ErrInvalidJob", err)
@@ -144,5 +144,15 @@ func TestRouter_SendBatchRefusesOneJobIDForJobsOfSeveralLanes(t *testing.T) {
 		if res.Err == nil || res.JobID != "" {
 			t.Errorf("result %d = %+v, want refused before any call", i, res)
 		}
+	}
+}
+
+// routes is a routing table as an application's: login links on the
+// critical lane, an order and its tickets on the bulk lane.
+func routes() producer.Routes {
+	return producer.Routes{
+		jobs.MagicLink{}.Type():      producer.LaneCritical,
+		jobs.TicketOrder{}.Type():    producer.LaneBulk,
+		jobs.GenerateTicket{}.Type(): producer.LaneBulk,
 	}
 }

@@ -7,25 +7,28 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
 	dynamodbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/busywork/busywork"
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/dlq"
 	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/producer"
 )
 
-var batchCommand = &command{
-	name:    "batch",
-	args:    "status [--json] ORDER_ID | repair ORDER_ID",
-	summary: "show the progress of a ticket order, or finish a stalled one",
-	run:     runBatch,
-	help: `batch status prints how far ticket order ORDER_ID has come: tickets done of
+var batchCommand = &busywork.Command{
+	Name:    "batch",
+	Args:    "status [--json] ORDER_ID | repair ORDER_ID",
+	Summary: "show the progress of a ticket order, or finish a stalled one",
+	Run:     runBatch,
+	Help: `batch status prints how far ticket order ORDER_ID has come: tickets done of
 the total, the tickets that failed and why, whether the tickets were
 emailed, and, when the order needs it, why it stalled and what to do.
 --json prints the same as GET /orders/ORDER_ID does.
@@ -49,38 +52,40 @@ Examples:
 `,
 }
 
-func runBatch(ctx context.Context, c *command, out cmdIO, args []string) error {
+func runBatch(ctx context.Context, inv *busywork.Invocation) error {
 	fs := flag.NewFlagSet("batch", flag.ContinueOnError)
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
+	if err := inv.ParseFlags(fs, inv.Args); err != nil {
 		return err
 	}
 	switch {
 	case fs.NArg() == 0:
-		return usagef("missing subcommand status or repair")
+		return busywork.Usagef("missing subcommand status or repair")
 	case fs.Arg(0) == "status":
-		return runBatchStatus(ctx, c, out, fs.Args()[1:])
+		inv.Args = fs.Args()[1:]
+		return runBatchStatus(ctx, inv)
 	case fs.Arg(0) == "repair":
-		return runBatchRepair(ctx, c, out, fs.Args()[1:])
+		inv.Args = fs.Args()[1:]
+		return runBatchRepair(ctx, inv)
 	}
-	return usagef("unknown subcommand %q (known: status, repair)", fs.Arg(0))
+	return busywork.Usagef("unknown subcommand %q (known: status, repair)", fs.Arg(0))
 }
 
 // orderArg parses a batch subcommand's flags and returns its one argument,
 // ORDER_ID.
-func (c *command) orderArg(fs *flag.FlagSet, out cmdIO, args []string) (string, error) {
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
+func orderArg(inv *busywork.Invocation, fs *flag.FlagSet) (string, error) {
+	if err := inv.ParseFlags(fs, inv.Args); err != nil {
 		return "", err
 	}
 	switch fs.NArg() {
 	case 0:
-		return "", usagef("missing argument ORDER_ID")
+		return "", busywork.Usagef("missing argument ORDER_ID")
 	case 1:
 	default:
-		return "", usagef("unexpected argument %q after ORDER_ID", fs.Arg(1))
+		return "", busywork.Usagef("unexpected argument %q after ORDER_ID", fs.Arg(1))
 	}
 	id := fs.Arg(0)
 	if err := jobs.ValidateOrderID(id); err != nil {
-		return "", usagef("%v", err)
+		return "", busywork.Usagef("%v", err)
 	}
 	return id, nil
 }
@@ -98,31 +103,35 @@ func storeError(err error, id, table string) error {
 	return err
 }
 
-func runBatchStatus(ctx context.Context, c *command, out cmdIO, args []string) error {
+func runBatchStatus(ctx context.Context, inv *busywork.Invocation) error {
 	fs := flag.NewFlagSet("batch status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON, for scripts")
-	id, err := c.orderArg(fs, out, args)
+	id, err := orderArg(inv, fs)
 	if err != nil {
 		return err
 	}
-	cfg, awsCfg, err := loadEnv(ctx)
+	settings, err := inv.Settings()
 	if err != nil {
 		return err
 	}
-	routes, err := cfg.routes()
+	awsCfg, err := inv.AWS(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table).OrderStatus(ctx, id)
+	routes, err := inv.Routes(ctx)
 	if err != nil {
-		return storeError(err, id, cfg.Table)
+		return err
+	}
+	st, err := ddb.New(awsclient.NewDynamoDB(awsCfg), settings.Table).OrderStatus(ctx, id)
+	if err != nil {
+		return storeError(err, id, settings.Table)
 	}
 	st.SetAction(time.Now(), routes.Lane)
 	if *asJSON {
-		enc := json.NewEncoder(out.stdout)
+		enc := json.NewEncoder(inv.Stdout)
 		return enc.Encode(st)
 	}
-	return printOrderStatus(out.stdout, st)
+	return printOrderStatus(inv.Stdout, st)
 }
 
 // printOrderStatus writes st as a person reads it.
@@ -166,25 +175,33 @@ func joinInts(ns []int) string {
 	return strings.Join(s, ", ")
 }
 
-func runBatchRepair(ctx context.Context, c *command, out cmdIO, args []string) error {
-	id, err := c.orderArg(flag.NewFlagSet("batch repair", flag.ContinueOnError), out, args)
+// repairTimeout bounds a repair's sends, up to an order's 1000 tickets.
+const repairTimeout = 30 * time.Second
+
+func runBatchRepair(ctx context.Context, inv *busywork.Invocation) error {
+	id, err := orderArg(inv, flag.NewFlagSet("batch repair", flag.ContinueOnError))
 	if err != nil {
 		return err
 	}
-	cfg, awsCfg, err := loadEnv(ctx)
+	settings, err := inv.Settings()
 	if err != nil {
 		return err
 	}
-	// The jobs a repair enqueues are the worker's follow-ups.
-	router, _, err := cfg.followUpRouter(ctx, sqs.NewFromConfig(awsCfg))
+	awsCfg, err := inv.AWS(ctx)
 	if err != nil {
 		return err
 	}
-	tickets := &handlers.Tickets{Store: ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table), Queue: router,
-		Logger: newLogger(io.Discard, cfg.LogLevel)}
+	// The jobs a repair enqueues are the worker's follow-ups, up to an
+	// order's 1000 tickets.
+	router, err := inv.Router(ctx, sqs.NewFromConfig(awsCfg), producer.WithTimeout(repairTimeout))
+	if err != nil {
+		return err
+	}
+	tickets := &handlers.Tickets{Store: ddb.New(awsclient.NewDynamoDB(awsCfg), settings.Table), Queue: router,
+		Logger: slog.New(slog.DiscardHandler)}
 	r, err := tickets.Repair(ctx, id)
 	if err != nil {
-		return storeError(err, id, cfg.Table)
+		return storeError(err, id, settings.Table)
 	}
 	var msg string
 	switch {
@@ -202,6 +219,6 @@ func runBatchRepair(ctx context.Context, c *command, out cmdIO, args []string) e
 		msg = fmt.Sprintf("order %s: %d tickets are still being made and none failed; nothing to repair. If none moves for long, "+
 			"look for their jobs in the DLQ: busywork dlq peek --lane %s --type %s\n", id, r.Pending, router.Lane(jobs.TypeGenerateTicket), jobs.TypeGenerateTicket)
 	}
-	_, err = io.WriteString(out.stdout, msg)
+	_, err = io.WriteString(inv.Stdout, msg)
 	return err
 }

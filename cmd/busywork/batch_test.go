@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
-	"github.com/busywork/busywork/producer"
 )
 
 // newOrder stores an order of tickets tickets, created at created, in a
@@ -119,7 +119,7 @@ func TestBatchStatus_JSONIsTheOrderStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.SetAction(time.Now(), producer.DefaultRoutes().Lane) // a failed ticket: what to do
+	want.SetAction(time.Now(), handlers.Routes().Lane) // a failed ticket: what to do
 	// Compared as JSON: a decoded time is in UTC, the store's in Local.
 	gotJSON, _ := json.Marshal(got)
 	wantJSON, _ := json.Marshal(want)

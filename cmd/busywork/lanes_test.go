@@ -139,7 +139,7 @@ func TestWorker_AnOrdersJobsFollowTheRoutingTableAcrossLanes(t *testing.T) {
 	id := sendJob(t, env, "ticket_order", `{"order_id":"`+order+`","email":"`+email+`","event":"Lanes Live","tickets":3}`)
 
 	w := startWorker(t, env)
-	// The order's jobs run on the lanes of producer.DefaultRoutes: the
+	// The order's jobs run on the lanes of handlers.Routes: the
 	// order and its tickets on bulk, the dispatch (sent by a bulk job) on
 	// the default lane.
 	lane := func(what string, match func(testenv.LogLine) bool) any {

@@ -5,17 +5,18 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/busywork/busywork"
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/jobs"
 )
 
-var userCommand = &command{
-	name:    "user",
-	args:    "add [--name NAME] EMAIL",
-	summary: "create a user for the magic-link demo",
-	run:     runUser,
-	help: `user add creates the user EMAIL (stored trimmed and lower-cased) in the table
+var userCommand = &busywork.Command{
+	Name:    "user",
+	Args:    "add [--name NAME] EMAIL",
+	Summary: "create a user for the magic-link demo",
+	Run:     runUser,
+	Help: `user add creates the user EMAIL (stored trimmed and lower-cased) in the table
 BUSYWORK_TABLE (default busywork), so that a magic link requested for that
 address is mailed. Adding a user who exists changes nothing.
 
@@ -24,40 +25,44 @@ Example:
 `,
 }
 
-func runUser(ctx context.Context, c *command, out cmdIO, args []string) error {
+func runUser(ctx context.Context, inv *busywork.Invocation) error {
 	fs := flag.NewFlagSet("user", flag.ContinueOnError)
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
+	if err := inv.ParseFlags(fs, inv.Args); err != nil {
 		return err
 	}
 	switch {
 	case fs.NArg() == 0:
-		return usagef("missing subcommand add")
+		return busywork.Usagef("missing subcommand add")
 	case fs.Arg(0) != "add":
-		return usagef("unknown subcommand %q (known: add)", fs.Arg(0))
+		return busywork.Usagef("unknown subcommand %q (known: add)", fs.Arg(0))
 	}
 	add := flag.NewFlagSet("user add", flag.ContinueOnError)
 	name := add.String("name", "", "the user's display name")
-	if err := c.parseFlags(add, out.stdout, fs.Args()[1:]); err != nil {
+	if err := inv.ParseFlags(add, fs.Args()[1:]); err != nil {
 		return err
 	}
 	switch add.NArg() {
 	case 0:
-		return usagef("missing argument EMAIL")
+		return busywork.Usagef("missing argument EMAIL")
 	case 1:
 	default:
-		return usagef("unexpected argument %q after EMAIL", add.Arg(1))
+		return busywork.Usagef("unexpected argument %q after EMAIL", add.Arg(1))
 	}
 	email := jobs.NormalizeEmail(add.Arg(0))
 	if err := (jobs.MagicLink{Email: email}).Validate(); err != nil {
-		return usagef("%v", err)
+		return busywork.Usagef("%v", err)
 	}
-	cfg, awsCfg, err := loadEnv(ctx)
+	settings, err := inv.Settings()
 	if err != nil {
 		return err
 	}
-	if err := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table).PutUser(ctx, email, *name); err != nil {
+	awsCfg, err := inv.AWS(ctx)
+	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out.stdout, "user %s is there\n", email)
+	if err := ddb.New(awsclient.NewDynamoDB(awsCfg), settings.Table).PutUser(ctx, email, *name); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(inv.Stdout, "user %s is there\n", email)
 	return err
 }

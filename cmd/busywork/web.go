@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/busywork/busywork"
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/internal/webapp"
@@ -27,11 +28,11 @@ const (
 	webShutdownTimeout   = 10 * time.Second
 )
 
-var webCommand = &command{
-	name:    "web",
-	summary: "serve the demo web app (magic-link login) until SIGTERM or SIGINT",
-	run:     runWeb,
-	help: `Serves the demo web app on BUSYWORK_WEB_ADDR (default 127.0.0.1:8080):
+var webCommand = &busywork.Command{
+	Name:    "web",
+	Summary: "serve the demo web app (magic-link login) until SIGTERM or SIGINT",
+	Run:     runWeb,
+	Help: `Serves the demo web app on BUSYWORK_WEB_ADDR (default 127.0.0.1:8080):
 
   GET  /                 the login and order forms; when signed in, who is
                          signed in, a sign-out button and the order form
@@ -86,38 +87,44 @@ finish (up to 10s) and exits 0. Logs are JSON lines on stderr.
 `,
 }
 
-func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
-	if err := c.parseNoArgs(out.stdout, args); err != nil {
+func runWeb(ctx context.Context, inv *busywork.Invocation) error {
+	if err := inv.NoArgs(); err != nil {
 		return err
 	}
-	cfg, awsCfg, err := loadEnv(ctx)
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
-	log := newLogger(out.stderr, cfg.LogLevel)
+	settings, err := inv.Settings()
+	if err != nil {
+		return err
+	}
+	awsCfg, err := inv.AWS(ctx)
+	if err != nil {
+		return err
+	}
+	log, err := inv.Logger()
+	if err != nil {
+		return err
+	}
 
 	// The request path's clients retry within its 1 s deadline.
 	webAWS := awsclient.Interactive(awsCfg)
-	client := sqs.NewFromConfig(webAWS)
-	urls, err := resolveLanes(ctx, client, cfg.lanes())
+	router, err := inv.Router(ctx, sqs.NewFromConfig(webAWS), producer.WithBatching(producer.SuggestedBatchWindow))
 	if err != nil {
 		return err
 	}
-	router, err := cfg.newRouter(client, urls, producer.WithBatching(producer.SuggestedBatchWindow))
-	if err != nil {
-		return err
-	}
-	routes, err := cfg.routes()
+	routes, err := inv.Routes(ctx)
 	if err != nil {
 		return err
 	}
 	app := webapp.New(webapp.Config{
 		Sender:  router,
-		Store:   ddb.New(awsclient.NewDynamoDB(webAWS), cfg.Table),
+		Store:   ddb.New(awsclient.NewDynamoDB(webAWS), settings.Table),
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
 		Routes:  routes,
-		Metrics: newMetricsRegistry(),
+		Metrics: busywork.NewMetricsRegistry(),
 
 		LoginBurst:        cfg.LoginBurst,
 		LoginInterval:     cfg.LoginInterval,
@@ -130,7 +137,7 @@ func runWeb(ctx context.Context, c *command, out cmdIO, args []string) error {
 	if err != nil {
 		return fmt.Errorf("web listener (BUSYWORK_WEB_ADDR): %w", err)
 	}
-	log.Info("web listening", "addr", ln.Addr().String(), "queues", urls)
+	log.Info("web listening", "addr", ln.Addr().String())
 	return serveUntilDone(ctx, log, ln, app)
 }
 

@@ -347,13 +347,12 @@ func TestCompose_BusyworkServicesStartInOrderWithCommandsHealthChecksAndPortsOfT
 
 	// Stopping must not cut a drain short: compose sends SIGKILL after
 	// stop_grace_period (10s by default).
-	drain := defaultTag(t, reflect.TypeFor[consumer.Config](), "DrainTimeout")
+	d := consumer.DefaultDrainTimeout
 	if v := env(services["worker"], "BUSYWORK_DRAIN_TIMEOUT"); v != "" {
-		drain = v
-	}
-	d, err := time.ParseDuration(drain)
-	if err != nil {
-		t.Fatal(err)
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if g := services["worker"].StopGracePeriod; g == nil || time.Duration(*g) < d+consumer.ShutdownMargin {
 		t.Errorf("worker stop_grace_period %v: want at least the drain %s + consumer.ShutdownMargin %s", g, d, consumer.ShutdownMargin)
@@ -364,23 +363,14 @@ func TestCompose_BusyworkServicesStartInOrderWithCommandsHealthChecksAndPortsOfT
 	}
 }
 
-// defaultTag returns the default tag of typ's field.
-func defaultTag(t *testing.T, typ reflect.Type, field string) string {
-	t.Helper()
-	f, ok := typ.FieldByName(field)
-	if !ok || f.Tag.Get("default") == "" {
-		t.Fatalf("%s.%s has no default tag", typ, field)
-	}
-	return f.Tag.Get("default")
-}
-
-// constDuration returns the value of cmd/busywork's time.Duration
-// constant name.
+// constDuration returns the value of the binary's time.Duration constant
+// name (the runtime's or the demo's).
 func constDuration(t *testing.T, name string) time.Duration {
 	t.Helper()
-	c, ok := typeCheckMain(t).pkg.Scope().Lookup(name).(*gotypes.Const)
+	_, obj := lookup(t, name)
+	c, ok := obj.(*gotypes.Const)
 	if !ok {
-		t.Fatalf("cmd/busywork has no constant %s", name)
+		t.Fatalf("%s is no constant", name)
 	}
 	n, err := strconv.ParseInt(c.Val().ExactString(), 10, 64)
 	if err != nil {
@@ -394,8 +384,8 @@ func TestCompose_EndpointsReachTheServicesThatServeWhatTheBinaryCalls(t *testing
 	services := busyworkServices(t, p)
 	// What each AWS service of the SDK is called by in compose.
 	var called []string
-	for _, fn := range []string{"runBootstrap", "runWorker", "runWeb"} {
-		for _, c := range sdkCalls(t, fn) {
+	for _, role := range []string{"bootstrap", "worker", "web"} {
+		for _, c := range roleCalls(t, role) {
 			called = append(called, c.service)
 		}
 	}

@@ -23,8 +23,8 @@ import (
 // mainPackage is the import path of the busywork binary.
 const mainPackage = "github.com/busywork/busywork/cmd/busywork"
 
-// envPrefix is the prefix of busywork's variables (cmd/busywork's
-// envconfig prefix).
+// envPrefix is the prefix of busywork's variables (the runtime's envconfig
+// prefix).
 const envPrefix = "BUSYWORK_"
 
 // workDir is a temporary folder for what the tests build; TestMain
@@ -115,9 +115,15 @@ func binaryPackages(t testing.TB) []goPackage {
 	return listed
 }
 
-// checkedMain is cmd/busywork type-checked from its source, with its
-// imports from their export data.
-type checkedMain struct {
+// runtimePackage is the import path of busywork's runtime, which the
+// binary is built on: the commands bootstrap, worker, send, dlq, health
+// and version, and the configuration they read.
+const runtimePackage = "github.com/busywork/busywork"
+
+// checked is a package of the binary type-checked from its source, with
+// its imports from their export data.
+type checked struct {
+	path  string
 	fset  *token.FileSet
 	files []*ast.File
 	pkg   *types.Package
@@ -125,85 +131,111 @@ type checkedMain struct {
 }
 
 var (
-	mainOnce sync.Once
-	mainPkg  *checkedMain
-	mainErr  error
+	checkMu  sync.Mutex
+	checkeds = map[string]*checked{}
 )
 
-// typeCheckMain type-checks cmd/busywork (its non-test files).
-func typeCheckMain(t testing.TB) *checkedMain {
+// typeCheck type-checks the binary's package path (its non-test files).
+func typeCheck(t testing.TB, path string) *checked {
 	t.Helper()
 	pkgs := binaryPackages(t)
-	mainOnce.Do(func() {
-		exports := make(map[string]string)
-		var main goPackage
-		for _, p := range pkgs {
-			exports[p.ImportPath] = p.Export
-			if p.ImportPath == mainPackage {
-				main = p
-			}
-		}
-		m := &checkedMain{fset: token.NewFileSet()}
-		for _, name := range main.GoFiles {
-			f, err := parser.ParseFile(m.fset, filepath.Join(main.Dir, name), nil, parser.ParseComments)
-			if err != nil {
-				mainErr = err
-				return
-			}
-			m.files = append(m.files, f)
-		}
-		imp := importer.ForCompiler(m.fset, "gc", func(path string) (io.ReadCloser, error) {
-			if exports[path] == "" {
-				return nil, fmt.Errorf("no export data for %s", path)
-			}
-			return os.Open(exports[path])
-		})
-		m.info = &types.Info{
-			Types:      make(map[ast.Expr]types.TypeAndValue),
-			Uses:       make(map[*ast.Ident]types.Object),
-			Defs:       make(map[*ast.Ident]types.Object),
-			Selections: make(map[*ast.SelectorExpr]*types.Selection),
-		}
-		conf := types.Config{Importer: imp}
-		m.pkg, mainErr = conf.Check(mainPackage, m.fset, m.files, m.info)
-		mainPkg = m
-	})
-	if mainErr != nil {
-		t.Fatalf("type-check cmd/busywork: %v", mainErr)
+	checkMu.Lock()
+	defer checkMu.Unlock()
+	if c := checkeds[path]; c != nil {
+		return c
 	}
-	return mainPkg
+	exports := make(map[string]string)
+	var target goPackage
+	for _, p := range pkgs {
+		exports[p.ImportPath] = p.Export
+		if p.ImportPath == path {
+			target = p
+		}
+	}
+	c := &checked{path: path, fset: token.NewFileSet()}
+	for _, name := range target.GoFiles {
+		f, err := parser.ParseFile(c.fset, filepath.Join(target.Dir, name), nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.files = append(c.files, f)
+	}
+	imp := importer.ForCompiler(c.fset, "gc", func(path string) (io.ReadCloser, error) {
+		if exports[path] == "" {
+			return nil, fmt.Errorf("no export data for %s", path)
+		}
+		return os.Open(exports[path])
+	})
+	c.info = &types.Info{
+		Types:      make(map[ast.Expr]types.TypeAndValue),
+		Uses:       make(map[*ast.Ident]types.Object),
+		Defs:       make(map[*ast.Ident]types.Object),
+		Selections: make(map[*ast.SelectorExpr]*types.Selection),
+	}
+	conf := types.Config{Importer: imp}
+	var err error
+	if c.pkg, err = conf.Check(path, c.fset, c.files, c.info); err != nil {
+		t.Fatalf("type-check %s: %v", path, err)
+	}
+	checkeds[path] = c
+	return c
 }
 
+// code returns the binary's own code, type-checked: the runtime and the
+// demo's main, whose names the tests look up.
+func code(t testing.TB) []*checked {
+	t.Helper()
+	return []*checked{typeCheck(t, runtimePackage), typeCheck(t, mainPackage)}
+}
+
+// lookup returns the package-level object name of the binary's code, and
+// the package that declares it.
+func lookup(t testing.TB, name string) (*checked, types.Object) {
+	t.Helper()
+	for _, c := range code(t) {
+		if obj := c.pkg.Scope().Lookup(name); obj != nil {
+			return c, obj
+		}
+	}
+	t.Fatalf("neither %s nor %s declares %s", runtimePackage, mainPackage, name)
+	return nil, nil
+}
+
+// loadEnv is the runtime's function that reads BUSYWORK_* variables into a
+// struct (its wrapper of envconfig.Process).
+const loadEnv = runtimePackage + ".LoadEnv"
+
 // knownVariables returns every BUSYWORK_* variable the binary reads:
-// the names envconfig gives the fields of the structs that cmd/busywork
-// hands to process (its wrapper of envconfig.Process), found in its code.
+// the names envconfig gives the fields of the structs that the runtime
+// and the demo hand to busywork.LoadEnv, found in their code.
 func knownVariables(t testing.TB) map[string]bool {
 	t.Helper()
-	m := typeCheckMain(t)
-	process, ok := m.pkg.Scope().Lookup("process").(*types.Func)
-	if !ok {
-		t.Fatal("cmd/busywork has no func process (its envconfig.Process)")
-	}
 	known := make(map[string]bool)
-	for _, f := range m.files {
-		ast.Inspect(f, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) != 1 {
-				return true
-			}
-			if id, ok := call.Fun.(*ast.Ident); !ok || m.info.Uses[id] != process {
-				return true
-			}
-			if ptr, ok := m.info.TypeOf(call.Args[0]).(*types.Pointer); ok {
-				if st, ok := ptr.Elem().Underlying().(*types.Struct); ok {
-					envconfigNames(strings.TrimSuffix(envPrefix, "_"), st, known)
+	for _, c := range code(t) {
+		for _, f := range c.files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok || len(call.Args) != 1 {
+					return true
 				}
-			}
-			return true
-		})
+				id, ok := call.Fun.(*ast.Ident)
+				if sel, isSel := call.Fun.(*ast.SelectorExpr); isSel {
+					id, ok = sel.Sel, true
+				}
+				if fn, isFn := c.info.Uses[id].(*types.Func); !ok || !isFn || fn.FullName() != loadEnv {
+					return true
+				}
+				if ptr, ok := c.info.TypeOf(call.Args[0]).(*types.Pointer); ok {
+					if st, ok := ptr.Elem().Underlying().(*types.Struct); ok {
+						envconfigNames(strings.TrimSuffix(envPrefix, "_"), st, known)
+					}
+				}
+				return true
+			})
+		}
 	}
 	if len(known) == 0 {
-		t.Fatal("found no calls of process with a struct in cmd/busywork")
+		t.Fatalf("found no calls of %s with a struct", loadEnv)
 	}
 	return known
 }

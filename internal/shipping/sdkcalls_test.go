@@ -16,20 +16,42 @@ const sdkService = "github.com/aws/aws-sdk-go-v2/service/"
 // (sqs, dynamodb, sesv2) and the method (ReceiveMessage).
 type sdkCall struct{ service, method string }
 
-// sdkCalls returns the SDK operations that the function fn of cmd/busywork
-// (runWorker, runWeb) can call, found in its code: every place it hands an
-// SDK client (*sqs.Client, ...) to a narrow interface adds that interface's
-// methods; a method called on a client itself adds that method; a client
-// passed to another function of cmd/busywork is followed into it. A client
-// handed to anything else (a concrete parameter of another package) fails
-// the test: busywork declares narrow interfaces where clients are used.
-func sdkCalls(t *testing.T, fn string) []sdkCall {
+// roles are the functions where each role of the binary begins, by the
+// package that declares them: the worker is the runtime's runWorker and
+// the demo's register, the App.Register it calls through a func value.
+var roles = map[string]map[string][]string{
+	"bootstrap": {runtimePackage: {"runBootstrap"}},
+	"worker":    {runtimePackage: {"runWorker"}, mainPackage: {"register"}},
+	"web":       {mainPackage: {"runWeb"}},
+}
+
+// roleCalls returns the SDK operations that role (bootstrap, worker, web)
+// can call: sdkCalls of each of its functions.
+func roleCalls(t *testing.T, role string) []sdkCall {
 	t.Helper()
-	m := typeCheckMain(t)
+	var out []sdkCall
+	for path, fns := range roles[role] {
+		for _, fn := range fns {
+			out = append(out, sdkCalls(t, typeCheck(t, path), fn)...)
+		}
+	}
+	slices.SortFunc(out, func(x, y sdkCall) int { return strings.Compare(x.service+"."+x.method, y.service+"."+y.method) })
+	return slices.Compact(out)
+}
+
+// sdkCalls returns the SDK operations that the function fn of package m
+// can call, found in its code: every place it hands an SDK client
+// (*sqs.Client, ...) to a narrow interface adds that interface's methods;
+// a method called on a client itself adds that method; a client passed to
+// another function of m is followed into it. A client handed to anything
+// else (a concrete parameter of another package) fails the test: busywork
+// declares narrow interfaces where clients are used.
+func sdkCalls(t *testing.T, m *checked, fn string) []sdkCall {
+	t.Helper()
 	a := &callFinder{t: t, m: m, seen: make(map[*ast.FuncDecl]bool), calls: make(map[sdkCall]string)}
 	decl := a.decl(fn)
 	if decl == nil {
-		t.Fatalf("cmd/busywork has no function %s", fn)
+		t.Fatalf("%s has no function %s", m.path, fn)
 	}
 	a.walk(decl)
 	out := make([]sdkCall, 0, len(a.calls))
@@ -38,20 +60,20 @@ func sdkCalls(t *testing.T, fn string) []sdkCall {
 	}
 	slices.SortFunc(out, func(x, y sdkCall) int { return strings.Compare(x.service+"."+x.method, y.service+"."+y.method) })
 	if len(out) == 0 {
-		t.Fatalf("%s hands no SDK client to anything: the analysis is broken", fn)
+		t.Fatalf("%s.%s hands no SDK client to anything: the analysis is broken", m.path, fn)
 	}
 	return out
 }
 
-// callFinder walks cmd/busywork's functions for SDK clients.
+// callFinder walks one package's functions for SDK clients.
 type callFinder struct {
 	t     *testing.T
-	m     *checkedMain
+	m     *checked
 	seen  map[*ast.FuncDecl]bool
 	calls map[sdkCall]string // what led to each, for messages
 }
 
-// decl returns cmd/busywork's function named name.
+// decl returns the package's function named name.
 func (a *callFinder) decl(name string) *ast.FuncDecl {
 	for _, f := range a.m.files {
 		for _, d := range f.Decls {
@@ -140,8 +162,8 @@ func paramType(sig *types.Signature, i int) types.Type {
 	return sig.Params().At(i).Type()
 }
 
-// callee returns the declaration of a called function or method of
-// cmd/busywork.
+// callee returns the declaration of a called function or method of the
+// package.
 func (a *callFinder) callee(call *ast.CallExpr) *ast.FuncDecl {
 	var id *ast.Ident
 	switch fun := call.Fun.(type) {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/busywork/busywork"
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/internal/bootstrap"
@@ -65,11 +66,11 @@ func TestTerraform_RefersOnlyToWhatItDeclaresAndTheExampleSetsTheModulesInputs(t
 	}
 }
 
-// mainStringMap returns the string values of the map literal that
-// cmd/busywork's package variable name is set to, by their constant keys.
-func mainStringMap(t *testing.T, name string) map[string]string {
+// codeStringMap returns the string values of the map literal that the
+// binary's package variable name is set to, by their constant keys.
+func codeStringMap(t *testing.T, name string) map[string]string {
 	t.Helper()
-	m := typeCheckMain(t)
+	m, _ := lookup(t, name)
 	for _, f := range m.files {
 		for _, d := range f.Decls {
 			for _, spec := range declSpecs(d) {
@@ -79,14 +80,14 @@ func mainStringMap(t *testing.T, name string) map[string]string {
 				}
 				lit, ok := vs.Values[0].(*ast.CompositeLit)
 				if !ok {
-					t.Fatalf("cmd/busywork's %s is not a map literal", name)
+					t.Fatalf("%s's %s is not a map literal", m.path, name)
 				}
 				out := make(map[string]string)
 				for _, elt := range lit.Elts {
 					kv := elt.(*ast.KeyValueExpr)
 					k, v := m.info.Types[kv.Key].Value, m.info.Types[kv.Value].Value
 					if k == nil || v == nil {
-						t.Fatalf("cmd/busywork's %s: %s: not constants", name, m.fset.Position(kv.Pos()))
+						t.Fatalf("%s's %s: %s: not constants", m.path, name, m.fset.Position(kv.Pos()))
 					}
 					out[constant.StringVal(k)] = constant.StringVal(v)
 				}
@@ -94,7 +95,7 @@ func mainStringMap(t *testing.T, name string) map[string]string {
 			}
 		}
 	}
-	t.Fatalf("cmd/busywork has no variable %s", name)
+	t.Fatalf("%s declares %s as no variable", m.path, name)
 	return nil
 }
 
@@ -112,7 +113,7 @@ func TestTerraform_LanesAreTheWorkersLanesEachWithAQueueADeadLetterQueueAndTheir
 	if got := slices.Sorted(maps.Keys(lanes)); !slices.Equal(got, slices.Sorted(slices.Values(producer.Lanes()))) {
 		t.Fatalf("var.lanes defaults to the lanes %v, the worker has %v", got, producer.Lanes())
 	}
-	queues := mainStringMap(t, "defaultQueues")
+	queues := codeStringMap(t, "defaultQueues")
 	for lane, l := range lanes {
 		if q := str(t, "lanes."+lane+".queue", l.GetAttr("queue")); q != queues[lane] {
 			t.Errorf("lane %s's queue defaults to %s in infra, %s in cmd/busywork", lane, q, queues[lane])
@@ -185,7 +186,7 @@ func TestTerraform_RedriveRetentionAndVisibilityAgreeWithTheWorker(t *testing.T)
 		t.Errorf("the redrive policy's maxReceiveCount is not var.max_receive_count:\n%s", mod.text(policy.Range()))
 	}
 	mrc := num(t, "var.max_receive_count", e.vars["max_receive_count"])
-	if want := mainDefaultTag(t, "Config", "MaxReceiveCount"); strconv.FormatInt(mrc, 10) != want || mrc != bootstrap.DefaultMaxReceiveCount {
+	if want := codeDefaultTag(t, "config", "MaxReceiveCount"); strconv.FormatInt(mrc, 10) != want || mrc != bootstrap.DefaultMaxReceiveCount {
 		t.Errorf("max_receive_count defaults to %d; the worker's BUSYWORK_MAX_RECEIVE_COUNT to %s, bootstrap's to %d", mrc, want, bootstrap.DefaultMaxReceiveCount)
 	}
 	for lane, env := range e.locals["worker_environment"].AsValueMap() {
@@ -234,13 +235,14 @@ func TestTerraform_RedriveRetentionAndVisibilityAgreeWithTheWorker(t *testing.T)
 	}
 }
 
-// mainDefaultTag returns the default tag of field of cmd/busywork's
-// struct type typeName.
-func mainDefaultTag(t *testing.T, typeName, field string) string {
+// codeDefaultTag returns the default tag of field of the binary's struct
+// type typeName.
+func codeDefaultTag(t *testing.T, typeName, field string) string {
 	t.Helper()
-	tn, ok := typeCheckMain(t).pkg.Scope().Lookup(typeName).(*gotypes.TypeName)
+	_, obj := lookup(t, typeName)
+	tn, ok := obj.(*gotypes.TypeName)
 	if !ok {
-		t.Fatalf("cmd/busywork has no type %s", typeName)
+		t.Fatalf("%s is no type", typeName)
 	}
 	st := tn.Type().Underlying().(*gotypes.Struct)
 	for i := range st.NumFields() {
@@ -250,7 +252,7 @@ func mainDefaultTag(t *testing.T, typeName, field string) string {
 			}
 		}
 	}
-	t.Fatalf("cmd/busywork's %s.%s has no default tag", typeName, field)
+	t.Fatalf("%s.%s has no default tag", typeName, field)
 	return ""
 }
 
@@ -263,19 +265,19 @@ func TestTerraform_TaskDefinitionsRunEachLanesWorkerAsTheCodeExpects(t *testing.
 	// The stop: ECS's longest stopTimeout, which the drain and the
 	// shutdown margin must fit.
 	stop := time.Duration(num(t, "local.stop_timeout", e.locals["stop_timeout"])) * time.Second
-	if stop != consumer.ECSStopTimeout {
-		t.Errorf("stopTimeout %s, want consumer.ECSStopTimeout %s", stop, consumer.ECSStopTimeout)
+	if stop != busywork.ECSStopTimeout {
+		t.Errorf("stopTimeout %s, want busywork.ECSStopTimeout %s", stop, busywork.ECSStopTimeout)
 	}
 	drain := time.Duration(num(t, "var.drain_timeout_seconds", e.vars["drain_timeout_seconds"])) * time.Second
-	if def := defaultTag(t, reflect.TypeFor[consumer.Config](), "DrainTimeout"); def != drain.String() {
+	if def := consumer.DefaultDrainTimeout; def != drain {
 		t.Errorf("drain_timeout_seconds defaults to %s, the worker's BUSYWORK_DRAIN_TIMEOUT to %s", drain, def)
 	}
 	if drain+consumer.ShutdownMargin > stop {
 		t.Errorf("a drain of %s + %s does not fit the stop timeout %s", drain, consumer.ShutdownMargin, stop)
 	}
 	seconds := func(d time.Duration) cty.Value { return cty.NumberIntVal(int64(d / time.Second)) }
-	if !e.validates("drain_timeout_seconds", seconds(consumer.MaxDrainTimeout)) || e.validates("drain_timeout_seconds", seconds(consumer.MaxDrainTimeout+time.Second)) {
-		t.Errorf("drain_timeout_seconds must accept up to consumer.MaxDrainTimeout (%s) and no more", consumer.MaxDrainTimeout)
+	if !e.validates("drain_timeout_seconds", seconds(busywork.MaxDrainTimeout)) || e.validates("drain_timeout_seconds", seconds(busywork.MaxDrainTimeout+time.Second)) {
+		t.Errorf("drain_timeout_seconds must accept up to busywork.MaxDrainTimeout (%s) and no more", busywork.MaxDrainTimeout)
 	}
 
 	td := mod.block(t, "resource", "aws_ecs_task_definition", "worker")
@@ -419,11 +421,11 @@ func localExpr(t *testing.T, mod *tfConfig, name string) hclsyntax.Expression {
 func TestTerraform_TaskRolesGrantExactlyTheActionsTheCodeCalls(t *testing.T) {
 	mod := loadTF(t, infraDir(t))
 	e := newEval(t, mod, nil)
-	for doc, fn := range map[string]string{"task": "runWorker", "web": "runWeb"} {
-		want := iamActions(t, sdkCalls(t, fn))
+	for doc, role := range map[string]string{"task": "worker", "web": "web"} {
+		want := iamActions(t, roleCalls(t, role))
 		got := policyActions(t, mod, e, doc)
 		if !slices.Equal(got, want) {
-			t.Errorf("the %s policy grants %v; %s calls what needs %v", doc, got, fn, want)
+			t.Errorf("the %s policy grants %v; the %s calls what needs %v", doc, got, role, want)
 		}
 	}
 	role := mod.block(t, "resource", "aws_iam_role_policy", "task")

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/secheaders"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
@@ -67,7 +68,7 @@ type Config struct {
 	Now func() time.Time
 	// Routes is the routing table of job types to lanes, which names the
 	// lanes in the action GET /orders/{id} suggests for a stalled order.
-	// nil means producer.DefaultRoutes().
+	// nil means handlers.Routes().
 	Routes producer.Routes
 	// Metrics, when set, receives the app's metrics (busywork_web_*, see
 	// the package comment), and GET /metrics serves all it holds in
@@ -152,7 +153,7 @@ func New(cfg Config) http.Handler {
 	a.trustForward = cfg.TrustForwardedFor
 	a.routes = cfg.Routes
 	if a.routes == nil {
-		a.routes = producer.DefaultRoutes()
+		a.routes = handlers.Routes()
 	}
 
 	mux := http.NewServeMux()

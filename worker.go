@@ -1,4 +1,4 @@
-package main
+package busywork
 
 import (
 	"context"
@@ -6,38 +6,32 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
-	"github.com/busywork/busywork/ddb"
-	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/metrics"
 	"github.com/busywork/busywork/producer"
 )
 
 // followUpTimeout bounds the worker's sends of follow-up jobs, up to
-// jobs.MaxTickets of them in one SendBatch.
+// thousands of them in one SendBatch (a fan-out).
 const followUpTimeout = 30 * time.Second
 
 // adminShutdownTimeout bounds the admin server's shutdown.
 const adminShutdownTimeout = 5 * time.Second
 
-var workerCommand = &command{
-	name:    "worker",
-	summary: "run the jobs until SIGTERM or SIGINT, then drain",
-	run:     runWorker,
-	args:    "[--lanes LANE,...]",
-	help: `Serves the jobs of every lane (critical, default, bulk), or of the lanes
+var workerCommand = &Command{
+	Name:    "worker",
+	Summary: "run the jobs until SIGTERM or SIGINT, then drain",
+	Run:     runWorker,
+	Args:    "[--lanes LANE,...]",
+	Help: `Serves the jobs of every lane (critical, default, bulk), or of the lanes
 that --lanes names, with all handlers. Each lane has its own queue,
 receives and concurrency limit, so a backlog on one never takes another's
 slots:
@@ -79,16 +73,16 @@ exist.
 `,
 }
 
-func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+func runWorker(ctx context.Context, inv *Invocation) error {
+	fs := flag.NewFlagSet(inv.Command.Name, flag.ContinueOnError)
 	laneList := fs.String("lanes", "", "")
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
+	if err := inv.ParseFlags(fs, inv.Args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return Usagef("unexpected argument %q", fs.Arg(0))
 	}
-	ccfg, err := loadConsumerConfig()
+	ccfg, err := loadWorkerConfig()
 	if err != nil {
 		return err
 	}
@@ -98,40 +92,39 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 	}
 	served, err := cfg.selectLanes(*laneList)
 	if err != nil {
-		return usagef("--lanes: %v", err)
+		return Usagef("--lanes: %v", err)
 	}
 	awsCfg, err := loadAWS(ctx)
 	if err != nil {
 		return err
 	}
-	log := newLogger(out.stderr, cfg.LogLevel)
-
-	reg := newMetricsRegistry()
-	meters := metrics.NewConsumer(reg)
-	client := sqs.NewFromConfig(awsCfg, meters.InstrumentSQS)
-	dynamo, mail := awsclient.NewDynamoDB(awsCfg), sesv2.NewFromConfig(awsCfg)
-	// Before any call: a worker that may reach AWS needs the ticket key.
-	if err := checkTicketKey(cfg.TicketKey, log, map[string]*string{
-		"SQS": client.Options().BaseEndpoint, "DynamoDB": dynamo.Options().BaseEndpoint, "SES v2": mail.Options().BaseEndpoint,
-	}); err != nil {
+	log := newLogger(inv.Stderr, cfg.LogLevel)
+	app := inv.app
+	known, err := app.typesMux(cfg, awsCfg)
+	if err != nil {
 		return err
 	}
-	followUps, urls, err := cfg.followUpRouter(ctx, client)
+	routes, err := cfg.routes(app, known.Types())
 	if err != nil {
 		return err
 	}
 
-	mux := consumer.NewMux()
-	handlers.Register(mux, handlers.Deps{
-		Logger:        log,
-		Store:         ddb.New(dynamo, cfg.Table),
-		Mail:          mail,
-		From:          cfg.FromEmail,
-		BaseURL:       cfg.BaseURL,
-		Queue:         followUps,
-		TicketKey:     []byte(cfg.TicketKey),
-		MaxEmailBytes: cfg.MaxEmailBytes,
-	})
+	reg := NewMetricsRegistry()
+	meters := metrics.NewConsumer(reg)
+	client := sqs.NewFromConfig(awsCfg, meters.InstrumentSQS)
+	// Follow-ups go to every lane, served here or not.
+	urls, err := resolveLanes(ctx, client, cfg.lanes(), inv.Name())
+	if err != nil {
+		return err
+	}
+	followUps, err := cfg.newRouter(client, urls, routes, producer.WithTimeout(followUpTimeout))
+	if err != nil {
+		return err
+	}
+	mux, err := app.mux(&Env{AWS: awsCfg, Queue: followUps, Logger: log, Table: cfg.Table, Serving: true})
+	if err != nil {
+		return err
+	}
 	ccfg.Queues = queueConfigs(served, urls)
 	ccfg.Logger = log
 	ccfg.Metrics = meters
@@ -152,49 +145,10 @@ func runWorker(ctx context.Context, c *command, out cmdIO, args []string) error 
 		err := cons.Run(ctx)
 		var missing *types.QueueDoesNotExist
 		if errors.As(err, &missing) {
-			return fmt.Errorf("%w (run `busywork bootstrap` to create the queues)", err)
+			return fmt.Errorf("%w (run `%s bootstrap` to create the queues)", err, inv.Name())
 		}
 		return err
 	})
-}
-
-// followUpRouter returns the router of the jobs that jobs lead to (an
-// order's tickets, its dispatch), to every lane, served here or not, and
-// the lanes' queue URLs. Its deadline fits jobs.MaxTickets jobs: more
-// than the web's 1 s.
-func (c Config) followUpRouter(ctx context.Context, client *sqs.Client) (*producer.Router, map[string]string, error) {
-	urls, err := resolveLanes(ctx, client, c.lanes())
-	if err != nil {
-		return nil, nil, err
-	}
-	router, err := c.newRouter(client, urls, producer.WithTimeout(followUpTimeout))
-	return router, urls, err
-}
-
-// checkTicketKey refuses to run without a ticket key (BUSYWORK_TICKET_KEY),
-// with which the worker signs the codes printed on tickets: without one,
-// anyone can make a code that passes for a ticket. Only a worker whose
-// endpoints (by service; nil means AWS's own) are all on this machine, the
-// emulators of `make dev` and the tests, may run without it, and it logs a
-// warning then.
-func checkTicketKey(key string, log *slog.Logger, endpoints map[string]*string) error {
-	if key != "" {
-		return nil
-	}
-	for _, service := range slices.Sorted(maps.Keys(endpoints)) {
-		if e := endpoints[service]; e == nil || !awsclient.IsLocalEndpoint(*e) {
-			where := "AWS"
-			if e != nil {
-				where = *e
-			}
-			return &configError{fmt.Sprintf("%s_TICKET_KEY is not set: without it anyone can forge the codes printed on tickets. "+
-				"Set it to a long random secret (e.g. the output of `openssl rand -hex 32`), the same for every worker; "+
-				"only a worker whose SQS, DynamoDB and SES v2 endpoints are all local emulators may run without it (%s: %s)",
-				envPrefix, service, where)}
-		}
-	}
-	log.Warn(envPrefix + "_TICKET_KEY is not set: the codes on tickets can be forged; allowed only because every AWS endpoint is local")
-	return nil
 }
 
 // serveWithAdmin serves admin on ln while run runs, and shuts the server

@@ -1,4 +1,4 @@
-package main
+package busywork
 
 import (
 	"context"
@@ -19,47 +19,55 @@ const defaultHealthTimeout = 2 * time.Second
 // healthBodyLimit bounds how much of an unhealthy answer is quoted.
 const healthBodyLimit = 512
 
-var healthCommand = &command{
-	name:    "health",
-	args:    "[--web] [--timeout D]",
-	summary: "probe the worker's /healthz for container health checks",
-	run:     runHealth,
-	help: `Asks the worker's admin listener at BUSYWORK_ADMIN_ADDR (default
+var healthCommand = &Command{
+	Name:    "health",
+	Args:    "[--web] [--timeout D]",
+	Summary: "probe the worker's /healthz for container health checks",
+	Run:     runHealth,
+	Help: `Asks the worker's admin listener at BUSYWORK_ADMIN_ADDR (default
 127.0.0.1:9090) for GET /healthz and exits 0 when it answers 200, or 1,
 saying why, when it answers anything else, cannot be reached or does not
 answer within --timeout (default 2s). An address that listens on every
 interface (0.0.0.0:9090, :9090, [::]:9090) is probed on the loopback one.
 
-  --web        probe the demo web app's /healthz at BUSYWORK_WEB_ADDR instead
+  --web        probe the app's web server's /healthz at BUSYWORK_WEB_ADDR
+               (default 127.0.0.1:8080) instead
   --timeout D  how long to wait for the answer, e.g. 500ms
 
 It is the container image's HEALTHCHECK and the ECS task definition's
-health check (ECS ignores the image's own): ["CMD", "/busywork", "health"].
+health check (ECS ignores the image's own): ["CMD", "/{name}", "health"].
 A bad BUSYWORK_* value exits 1 too, since container runtimes reserve 2.
 `,
 }
 
-func runHealth(ctx context.Context, c *command, out cmdIO, args []string) error {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+func runHealth(ctx context.Context, inv *Invocation) error {
+	fs := flag.NewFlagSet(inv.Command.Name, flag.ContinueOnError)
 	web := fs.Bool("web", false, "probe the web app")
 	timeout := fs.Duration("timeout", defaultHealthTimeout, "how long to wait")
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
+	if err := inv.ParseFlags(fs, inv.Args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *timeout <= 0 {
-		return usagef("--timeout %s: want a positive duration", *timeout)
+		return Usagef("--timeout %s: want a positive duration", *timeout)
 	}
 	cfg, err := loadConfig()
+	var webCfg struct {
+		// WebAddr is where the App's web server listens, if it has one.
+		WebAddr string `envconfig:"WEB_ADDR" default:"127.0.0.1:8080"`
+	}
+	if err == nil {
+		err = LoadEnv(&webCfg)
+	}
 	if err != nil {
 		// Docker reserves exit status 2 of a health check: report 1.
 		return errors.New(err.Error())
 	}
 	what, variable, addr := "worker admin listener", envPrefix+"_ADMIN_ADDR", cfg.AdminAddr
 	if *web {
-		what, variable, addr = "web app", envPrefix+"_WEB_ADDR", cfg.WebAddr
+		what, variable, addr = "web app", envPrefix+"_WEB_ADDR", webCfg.WebAddr
 	}
 	url, err := healthURL(addr)
 	if err != nil {
@@ -69,7 +77,7 @@ func runHealth(ctx context.Context, c *command, out cmdIO, args []string) error 
 	if err != nil {
 		return fmt.Errorf("%s at %s (%s) is not healthy: %w", what, addr, variable, err)
 	}
-	_, err = fmt.Fprintf(out.stdout, "%s: %s\n", url, status)
+	_, err = fmt.Fprintf(inv.Stdout, "%s: %s\n", url, status)
 	return err
 }
 

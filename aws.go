@@ -1,4 +1,4 @@
-package main
+package busywork
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 // loadEnv reads busywork's configuration and then the AWS one: what
 // every command that talks to AWS starts with.
-func loadEnv(ctx context.Context) (Config, aws.Config, error) {
+func loadEnv(ctx context.Context) (config, aws.Config, error) {
 	cfg, err := loadConfig()
 	if err != nil {
 		return cfg, aws.Config{}, err
@@ -31,16 +31,17 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 		return cfg, fmt.Errorf("AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return cfg, &configError{"no AWS region: set AWS_REGION"}
+		return cfg, ConfigErrorf("no AWS region: set AWS_REGION")
 	}
 	return cfg, nil
 }
 
-// queueError adds a hint to an error that says the queue does not exist.
-func queueError(name string, err error) error {
+// queueError adds a hint to an error that says the queue does not exist:
+// to run bin's bootstrap.
+func queueError(bin, name string, err error) error {
 	var missing *types.QueueDoesNotExist
 	if errors.As(err, &missing) {
-		return fmt.Errorf("queue %s does not exist: run `busywork bootstrap` to create it (%w)", name, err)
+		return fmt.Errorf("queue %s does not exist: run `%s bootstrap` to create it (%w)", name, bin, err)
 	}
 	return fmt.Errorf("queue %s: %w", name, err)
 }

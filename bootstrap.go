@@ -1,4 +1,4 @@
-package main
+package busywork
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"github.com/busywork/busywork/internal/bootstrap"
 )
 
-var bootstrapCommand = &command{
-	name:    "bootstrap",
-	summary: "create the lanes' queues and DLQs, the table and the sender (idempotent)",
-	run:     runBootstrap,
-	help: `Creates what busywork runs on, unless it is already there, and prints what
+var bootstrapCommand = &Command{
+	Name:    "bootstrap",
+	Summary: "create the lanes' queues and DLQs, the table and the sender (idempotent)",
+	Run:     runBootstrap,
+	Help: `Creates what busywork runs on, unless it is already there, and prints what
 it did for each resource (created, updated, already there, skipped):
 
   - for each lane, its queue (visibility timeout 30s; messages kept 4 days)
@@ -36,8 +36,8 @@ Running it again is safe.
 `,
 }
 
-func runBootstrap(ctx context.Context, c *command, out cmdIO, args []string) error {
-	if err := c.parseNoArgs(out.stdout, args); err != nil {
+func runBootstrap(ctx context.Context, inv *Invocation) error {
+	if err := inv.NoArgs(); err != nil {
 		return err
 	}
 	cfg, awsCfg, err := loadEnv(ctx)
@@ -54,14 +54,14 @@ func runBootstrap(ctx context.Context, c *command, out cmdIO, args []string) err
 		Table:  cfg.Table,
 		Sender: cfg.FromEmail,
 	})
-	if _, werr := fmt.Fprint(out.stdout, report); err == nil {
+	if _, werr := fmt.Fprint(inv.Stdout, report); err == nil {
 		err = werr
 	}
 	return err
 }
 
 // bootstrapLanes returns every lane's queue to create.
-func bootstrapLanes(cfg Config) []bootstrap.Lane {
+func bootstrapLanes(cfg config) []bootstrap.Lane {
 	var ls []bootstrap.Lane
 	for _, l := range cfg.lanes() {
 		ls = append(ls, bootstrap.Lane{Name: l.queueName(), MaxReceiveCount: cfg.MaxReceiveCount})

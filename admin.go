@@ -1,4 +1,4 @@
-package main
+package busywork
 
 import (
 	"io"
@@ -29,9 +29,10 @@ func newAdminHandler(healthy func() error, reg *prometheus.Registry) http.Handle
 	return secheaders.Wrap(mux)
 }
 
-// newMetricsRegistry returns a registry holding the Go runtime's and the
-// process's metrics, for a command's own metrics to join.
-func newMetricsRegistry() *prometheus.Registry {
+// NewMetricsRegistry returns a Prometheus registry holding the Go
+// runtime's and the process's metrics, as the worker's /metrics serves
+// them, for a command's own metrics (an App's web server's) to join.
+func NewMetricsRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg

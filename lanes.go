@@ -1,4 +1,4 @@
-package main
+package busywork
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/internal/bootstrap"
-	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
 
@@ -55,7 +54,7 @@ var defaultQueues = map[string]string{
 
 // lanes returns every lane, in the order of producer.Lanes, with default
 // queue names filled in.
-func (c Config) lanes() []lane {
+func (c config) lanes() []lane {
 	settings := map[string]LaneConfig{
 		producer.LaneCritical: c.Critical,
 		producer.LaneDefault:  c.LaneConfig,
@@ -74,7 +73,7 @@ func (c Config) lanes() []lane {
 
 // selectLanes returns the lanes named in list, a comma-separated list
 // such as "critical,default", or every lane when list is empty.
-func (c Config) selectLanes(list string) ([]lane, error) {
+func (c config) selectLanes(list string) ([]lane, error) {
 	all := c.lanes()
 	if strings.TrimSpace(list) == "" {
 		return all, nil
@@ -94,19 +93,24 @@ func (c Config) selectLanes(list string) ([]lane, error) {
 	return picked, nil
 }
 
-// routes returns the routing table: producer.DefaultRoutes with the
-// overrides of BUSYWORK_ROUTES.
-func (c Config) routes() (producer.Routes, error) {
-	overrides, err := producer.ParseRoutes(c.Routes, producer.Lanes())
-	if err != nil {
-		return nil, &configError{envPrefix + "_ROUTES: " + err.Error()}
-	}
-	for typ := range overrides {
-		if !slices.Contains(jobs.Types(), typ) {
-			return nil, &configError{fmt.Sprintf("%s_ROUTES: unknown job type %q (known: %s)", envPrefix, typ, strings.Join(jobs.Types(), ", "))}
+// routes returns the routing table: app's Routes with the overrides of
+// BUSYWORK_ROUTES, checked against the lanes and the App's job types.
+func (c config) routes(app *App, types []string) (producer.Routes, error) {
+	for typ, lane := range app.Routes {
+		if !slices.Contains(producer.Lanes(), lane) {
+			return nil, ConfigErrorf("%s: App.Routes: job type %q to unknown lane %q (lanes: %s)", app.name(), typ, lane, strings.Join(producer.Lanes(), ", "))
 		}
 	}
-	return producer.DefaultRoutes().Merge(overrides), nil
+	overrides, err := producer.ParseRoutes(c.Routes, producer.Lanes())
+	if err != nil {
+		return nil, ConfigErrorf("%s_ROUTES: %v", envPrefix, err)
+	}
+	for typ := range overrides {
+		if !slices.Contains(types, typ) {
+			return nil, ConfigErrorf("%s_ROUTES: unknown job type %q (known: %s)", envPrefix, typ, strings.Join(types, ", "))
+		}
+	}
+	return app.Routes.Merge(overrides), nil
 }
 
 // prefix is the start of the lane's variables' names, as in
@@ -122,11 +126,11 @@ func (l lane) prefix() string {
 func (l lane) check() error {
 	switch {
 	case l.Concurrency < 1:
-		return &configError{fmt.Sprintf("%sCONCURRENCY=%d: want at least 1", l.prefix(), l.Concurrency)}
+		return ConfigErrorf("%sCONCURRENCY=%d: want at least 1", l.prefix(), l.Concurrency)
 	case l.MaxReceives < 0:
-		return &configError{fmt.Sprintf("%sMAX_RECEIVES=%d: want at least 2 (or unset)", l.prefix(), l.MaxReceives)}
+		return ConfigErrorf("%sMAX_RECEIVES=%d: want at least 2 (or unset)", l.prefix(), l.MaxReceives)
 	case l.MaxUnconfirmed < 0:
-		return &configError{fmt.Sprintf("%sMAX_UNCONFIRMED=%d: want at least 1 (or unset)", l.prefix(), l.MaxUnconfirmed)}
+		return ConfigErrorf("%sMAX_UNCONFIRMED=%d: want at least 1 (or unset)", l.prefix(), l.MaxUnconfirmed)
 	}
 	return nil
 }
@@ -146,8 +150,9 @@ type queueURLGetter interface {
 }
 
 // resolveLanes returns the queue URL of each lane of ls by name: its
-// QueueURL when set, else the URL SQS gives for its Queue.
-func resolveLanes(ctx context.Context, client queueURLGetter, ls []lane) (map[string]string, error) {
+// QueueURL when set, else the URL SQS gives for its Queue. bin, the
+// binary's name, goes into the hint of a queue that does not exist.
+func resolveLanes(ctx context.Context, client queueURLGetter, ls []lane, bin string) (map[string]string, error) {
 	urls := map[string]string{}
 	for _, l := range ls {
 		if l.QueueURL != "" {
@@ -156,7 +161,7 @@ func resolveLanes(ctx context.Context, client queueURLGetter, ls []lane) (map[st
 		}
 		out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(l.Queue)})
 		if err != nil {
-			return nil, queueError(l.Queue, err)
+			return nil, queueError(bin, l.Queue, err)
 		}
 		urls[l.name] = aws.ToString(out.QueueUrl)
 	}
@@ -164,12 +169,8 @@ func resolveLanes(ctx context.Context, client queueURLGetter, ls []lane) (map[st
 }
 
 // newRouter returns the producer that sends each job to its lane's queue
-// (urls, by lane), by the routing table, with opts and the signing key.
-func (c Config) newRouter(client *sqs.Client, urls map[string]string, opts ...func(*producer.Options)) (*producer.Router, error) {
-	routes, err := c.routes()
-	if err != nil {
-		return nil, err
-	}
+// (urls, by lane) by routes, with opts and the signing key.
+func (c config) newRouter(client producer.SendAPI, urls map[string]string, routes producer.Routes, opts ...func(*producer.Options)) (*producer.Router, error) {
 	producers := map[string]*producer.Producer{}
 	for name, url := range urls {
 		producers[name] = producer.New(client, url, c.producerOptions(opts...)...)

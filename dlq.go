@@ -1,4 +1,4 @@
-package main
+package busywork
 
 import (
 	"context"
@@ -16,12 +16,12 @@ import (
 	"github.com/busywork/busywork/producer"
 )
 
-var dlqCommand = &command{
-	name:    "dlq",
-	args:    "stats|peek|replay|tasks [flags]",
-	summary: "inspect and replay dead letters",
-	run:     runDLQ,
-	help: `dlq works on the dead-letter queue of one lane: the queue the redrive policy
+var dlqCommand = &Command{
+	Name:    "dlq",
+	Args:    "stats|peek|replay|tasks [flags]",
+	Summary: "inspect and replay dead letters",
+	Run:     runDLQ,
+	Help: `dlq works on the dead-letter queue of one lane: the queue the redrive policy
 of the lane's queue names. --lane NAME picks the lane: critical (queue
 BUSYWORK_CRITICAL_QUEUE, default busywork-critical), default (BUSYWORK_QUEUE,
 default busywork-jobs; the default) or bulk (BUSYWORK_BULK_QUEUE, default
@@ -72,23 +72,24 @@ Examples:
 `,
 }
 
-func runDLQ(ctx context.Context, c *command, out cmdIO, args []string) error {
+func runDLQ(ctx context.Context, inv *Invocation) error {
 	fs := flag.NewFlagSet("dlq", flag.ContinueOnError)
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
+	if err := inv.ParseFlags(fs, inv.Args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return usagef("missing subcommand (stats, peek, replay or tasks)")
+		return Usagef("missing subcommand (stats, peek, replay or tasks)")
 	}
 	sub, rest := fs.Arg(0), fs.Args()[1:]
 	run, ok := dlqSubcommands[sub]
 	if !ok {
-		return usagef("unknown subcommand %q (known: stats, peek, replay, tasks)", sub)
+		return Usagef("unknown subcommand %q (known: stats, peek, replay, tasks)", sub)
 	}
-	return run(ctx, c, out, rest)
+	inv.Args = rest
+	return run(ctx, inv)
 }
 
-var dlqSubcommands = map[string]func(context.Context, *command, cmdIO, []string) error{
+var dlqSubcommands = map[string]func(context.Context, *Invocation) error{
 	"stats":  runDLQStats,
 	"peek":   runDLQPeek,
 	"replay": runDLQReplay,
@@ -96,12 +97,12 @@ var dlqSubcommands = map[string]func(context.Context, *command, cmdIO, []string)
 }
 
 // parseDLQFlags parses a dlq subcommand's flags; it takes no arguments.
-func (c *command) parseDLQFlags(fs *flag.FlagSet, out cmdIO, args []string) error {
-	if err := c.parseFlags(fs, out.stdout, args); err != nil {
+func (inv *Invocation) parseDLQFlags(fs *flag.FlagSet) error {
+	if err := inv.ParseFlags(fs, inv.Args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
 }
@@ -117,9 +118,9 @@ func laneFlag(fs *flag.FlagSet) *string {
 // openDLQs opens the dead-letter queues of the lane --lane names, or of
 // every lane for "all" where the command takes it: the one place the dlq
 // commands choose their queues.
-func openDLQs(ctx context.Context, name string, takesAll bool) ([]*dlq.Queue, error) {
+func openDLQs(ctx context.Context, bin, name string, takesAll bool) ([]*dlq.Queue, error) {
 	if strings.Contains(name, ",") || (name == allLanes && !takesAll) {
-		return nil, usagef("--lane %s: want one lane (%s)", name, strings.Join(producer.Lanes(), ", "))
+		return nil, Usagef("--lane %s: want one lane (%s)", name, strings.Join(producer.Lanes(), ", "))
 	}
 	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
@@ -128,11 +129,11 @@ func openDLQs(ctx context.Context, name string, takesAll bool) ([]*dlq.Queue, er
 	ls := cfg.lanes()
 	if name != allLanes {
 		if ls, err = cfg.selectLanes(name); err != nil {
-			return nil, usagef("--lane: %v", err)
+			return nil, Usagef("--lane: %v", err)
 		}
 	}
 	client := sqs.NewFromConfig(awsCfg)
-	urls, err := resolveLanes(ctx, client, ls)
+	urls, err := resolveLanes(ctx, client, ls, bin)
 	if err != nil {
 		return nil, err
 	}
@@ -152,21 +153,21 @@ func openDLQs(ctx context.Context, name string, takesAll bool) ([]*dlq.Queue, er
 }
 
 // openDLQ opens the dead-letter queue of the one lane --lane names.
-func openDLQ(ctx context.Context, name string) (*dlq.Queue, error) {
-	qs, err := openDLQs(ctx, name, false)
+func openDLQ(ctx context.Context, bin, name string) (*dlq.Queue, error) {
+	qs, err := openDLQs(ctx, bin, name, false)
 	if err != nil {
 		return nil, err
 	}
 	return qs[0], nil
 }
 
-func runDLQStats(ctx context.Context, c *command, out cmdIO, args []string) error {
+func runDLQStats(ctx context.Context, inv *Invocation) error {
 	fs := flag.NewFlagSet("dlq stats", flag.ContinueOnError)
 	lane := laneFlag(fs)
-	if err := c.parseDLQFlags(fs, out, args); err != nil {
+	if err := inv.parseDLQFlags(fs); err != nil {
 		return err
 	}
-	qs, err := openDLQs(ctx, *lane, true)
+	qs, err := openDLQs(ctx, inv.Name(), *lane, true)
 	if err != nil {
 		return err
 	}
@@ -176,28 +177,28 @@ func runDLQStats(ctx context.Context, c *command, out cmdIO, args []string) erro
 			return err
 		}
 		if i > 0 {
-			fmt.Fprintln(out.stdout)
+			fmt.Fprintln(inv.Stdout)
 		}
-		if err := st.Write(out.stdout); err != nil {
+		if err := st.Write(inv.Stdout); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func runDLQPeek(ctx context.Context, c *command, out cmdIO, args []string) error {
+func runDLQPeek(ctx context.Context, inv *Invocation) error {
 	fs := flag.NewFlagSet("dlq peek", flag.ContinueOnError)
 	lane := laneFlag(fs)
 	max := fs.Int("max", dlq.DefaultPeekMax, "the most messages shown")
 	filter := filterFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON lines, whole")
-	if err := c.parseDLQFlags(fs, out, args); err != nil {
+	if err := inv.parseDLQFlags(fs); err != nil {
 		return err
 	}
 	if *max < 1 {
-		return usagef("--max %d: want at least 1", *max)
+		return Usagef("--max %d: want at least 1", *max)
 	}
-	qs, err := openDLQs(ctx, *lane, true)
+	qs, err := openDLQs(ctx, inv.Name(), *lane, true)
 	if err != nil {
 		return err
 	}
@@ -208,15 +209,15 @@ func runDLQPeek(ctx context.Context, c *command, out cmdIO, args []string) error
 		}
 		switch {
 		case *asJSON:
-			err = dlq.WriteJSON(out.stdout, letters)
+			err = dlq.WriteJSON(inv.Stdout, letters)
 		case len(qs) > 1:
 			if i > 0 {
-				fmt.Fprintln(out.stdout)
+				fmt.Fprintln(inv.Stdout)
 			}
-			fmt.Fprintf(out.stdout, "%s:\n", q.DeadLetterName)
+			fmt.Fprintf(inv.Stdout, "%s:\n", q.DeadLetterName)
 			fallthrough
 		default:
-			err = writeLetters(out, q, letters)
+			err = writeLetters(inv, q, letters)
 		}
 		if err != nil {
 			return err
@@ -226,12 +227,12 @@ func runDLQPeek(ctx context.Context, c *command, out cmdIO, args []string) error
 }
 
 // writeLetters prints letters as a table, or says that none matched.
-func writeLetters(out cmdIO, q *dlq.Queue, letters []*dlq.Letter) error {
+func writeLetters(inv *Invocation, q *dlq.Queue, letters []*dlq.Letter) error {
 	if len(letters) == 0 {
-		_, err := fmt.Fprintf(out.stdout, "no matching messages in %s\n", q.DeadLetterName)
+		_, err := fmt.Fprintf(inv.Stdout, "no matching messages in %s\n", q.DeadLetterName)
 		return err
 	}
-	return dlq.WriteTable(out.stdout, letters)
+	return dlq.WriteTable(inv.Stdout, letters)
 }
 
 // filterFlags defines --type and --error on fs.
@@ -242,7 +243,7 @@ func filterFlags(fs *flag.FlagSet) *dlq.Filter {
 	return f
 }
 
-func runDLQReplay(ctx context.Context, c *command, out cmdIO, args []string) error {
+func runDLQReplay(ctx context.Context, inv *Invocation) error {
 	fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
 	lane := laneFlag(fs)
 	filter := filterFlags(fs)
@@ -250,35 +251,35 @@ func runDLQReplay(ctx context.Context, c *command, out cmdIO, args []string) err
 	rate := fs.Float64("rate", dlq.DefaultRate, "messages sent a second")
 	dryRun := fs.Bool("dry-run", false, "report what would move; change nothing")
 	native := fs.Bool("native", false, "start SQS's own move task for the whole DLQ")
-	if err := c.parseDLQFlags(fs, out, args); err != nil {
+	if err := inv.parseDLQFlags(fs); err != nil {
 		return err
 	}
 	set := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case !(*rate > 0) || math.IsInf(*rate, 0):
-		return usagef("--rate %v: want a number of messages a second above 0", *rate)
+		return Usagef("--rate %v: want a number of messages a second above 0", *rate)
 	case set["max"] && *max < 1:
-		return usagef("--max %d: want at least 1", *max)
+		return Usagef("--max %d: want at least 1", *max)
 	case *native && (set["type"] || set["error"] || set["max"] || set["dry-run"]):
-		return usagef("--native moves the whole DLQ: it takes no --type, --error, --max or --dry-run")
+		return Usagef("--native moves the whole DLQ: it takes no --type, --error, --max or --dry-run")
 	case *native && (*rate != math.Trunc(*rate) || *rate > dlq.MaxMoveRate):
-		return usagef("--rate %v: --native wants a whole number of messages a second from 1 to %d", *rate, dlq.MaxMoveRate)
+		return Usagef("--rate %v: --native wants a whole number of messages a second from 1 to %d", *rate, dlq.MaxMoveRate)
 	}
-	q, err := openDLQ(ctx, *lane)
+	q, err := openDLQ(ctx, inv.Name(), *lane)
 	if err != nil {
 		return err
 	}
 	if *native {
-		return startMove(ctx, q, out, int(*rate))
+		return startMove(ctx, q, inv, int(*rate))
 	}
-	p := newProgress(out.stderr, *dryRun)
+	p := newProgress(inv.Stderr, *dryRun)
 	sum, err := q.Replay(ctx, dlq.ReplayOptions{Filter: *filter, Max: *max, Rate: *rate, DryRun: *dryRun, Progress: p.update})
 	p.finish()
 	if sum == nil {
 		return err
 	}
-	if werr := writeSummary(out, q, sum); werr != nil && err == nil {
+	if werr := writeSummary(inv, q, sum); werr != nil && err == nil {
 		err = werr
 	}
 	switch {
@@ -298,12 +299,12 @@ func runDLQReplay(ctx context.Context, c *command, out cmdIO, args []string) err
 
 // writeSummary prints what a replay did on stdout, and the messages that
 // failed on stderr.
-func writeSummary(out cmdIO, q *dlq.Queue, s *dlq.Summary) error {
+func writeSummary(inv *Invocation, q *dlq.Queue, s *dlq.Summary) error {
 	for _, f := range s.Failures {
-		fmt.Fprintf(out.stderr, "not moved, still in %s: %s: %v\n", q.DeadLetterName, f.Letter, f.Err)
+		fmt.Fprintf(inv.Stderr, "not moved, still in %s: %s: %v\n", q.DeadLetterName, f.Letter, f.Err)
 	}
 	for _, f := range s.Undeleted {
-		fmt.Fprintf(out.stderr, "moved, but still in %s too (its delete failed): %s: %v\n", q.DeadLetterName, f.Letter, f.Err)
+		fmt.Fprintf(inv.Stderr, "moved, but still in %s too (its delete failed): %s: %v\n", q.DeadLetterName, f.Letter, f.Err)
 	}
 	var b strings.Builder
 	if s.DryRun {
@@ -313,10 +314,10 @@ func writeSummary(out cmdIO, q *dlq.Queue, s *dlq.Summary) error {
 		fmt.Fprintf(&b, "moved %d of %d matching messages from %s to %s in %s (%.1f a second); %d failed; %d did not match and stay.\n",
 			s.Moved, s.Matched, q.DeadLetterName, q.Name, s.Elapsed.Round(time.Millisecond), perSecond(s.Moved, s.Elapsed), s.Failed, s.Skipped)
 	}
-	if _, err := fmt.Fprint(out.stdout, b.String()); err != nil || s.Matched == 0 {
+	if _, err := fmt.Fprint(inv.Stdout, b.String()); err != nil || s.Matched == 0 {
 		return err
 	}
-	return dlq.WriteCounts(out.stdout, s.Types, s.Errors)
+	return dlq.WriteCounts(inv.Stdout, s.Types, s.Errors)
 }
 
 func perSecond(n int, d time.Duration) float64 {
@@ -326,12 +327,12 @@ func perSecond(n int, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
-func startMove(ctx context.Context, q *dlq.Queue, out cmdIO, rate int) error {
+func startMove(ctx context.Context, q *dlq.Queue, inv *Invocation, rate int) error {
 	handle, err := q.StartMove(ctx, rate)
 	if err != nil {
 		return noMoveTasksHint(err)
 	}
-	_, err = fmt.Fprintf(out.stdout, "started a move task from %s to %s at %d messages a second: %s\n"+
+	_, err = fmt.Fprintf(inv.Stdout, "started a move task from %s to %s at %d messages a second: %s\n"+
 		"Follow it with 'busywork dlq tasks'; stop it with 'busywork dlq tasks --cancel'.\n", q.DeadLetterName, q.Name, rate, handle)
 	return err
 }
@@ -345,14 +346,14 @@ func noMoveTasksHint(err error) error {
 	return err
 }
 
-func runDLQTasks(ctx context.Context, c *command, out cmdIO, args []string) error {
+func runDLQTasks(ctx context.Context, inv *Invocation) error {
 	fs := flag.NewFlagSet("dlq tasks", flag.ContinueOnError)
 	lane := laneFlag(fs)
 	cancel := fs.Bool("cancel", false, "cancel the running move tasks")
-	if err := c.parseDLQFlags(fs, out, args); err != nil {
+	if err := inv.parseDLQFlags(fs); err != nil {
 		return err
 	}
-	q, err := openDLQ(ctx, *lane)
+	q, err := openDLQ(ctx, inv.Name(), *lane)
 	if err != nil {
 		return err
 	}
@@ -365,8 +366,8 @@ func runDLQTasks(ctx context.Context, c *command, out cmdIO, args []string) erro
 		return noMoveTasksHint(err)
 	}
 	if len(tasks) == 0 {
-		_, err = fmt.Fprintf(out.stdout, "no %s of %s\n", verb, q.DeadLetterName)
+		_, err = fmt.Fprintf(inv.Stdout, "no %s of %s\n", verb, q.DeadLetterName)
 		return err
 	}
-	return dlq.WriteTasks(out.stdout, tasks)
+	return dlq.WriteTasks(inv.Stdout, tasks)
 }

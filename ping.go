@@ -1,4 +1,4 @@
-package handlers
+package busywork
 
 import (
 	"context"
@@ -9,18 +9,22 @@ import (
 	"github.com/busywork/busywork/jobs"
 )
 
-// Ping handles ping jobs, which smoke-test a deployment: it waits the job's
-// WorkMS (so a load test can run jobs of a realistic duration), then logs
-// one line, "ping", with the fields job_id, message and work_ms, and
-// succeeds.
-type Ping struct {
+// PingTimeout is how long a ping job may run: its longest work
+// (jobs.MaxPingWorkMS) and 5 s more.
+const PingTimeout = jobs.MaxPingWorkMS*time.Millisecond + 5*time.Second
+
+// pinger handles ping jobs, which every binary built on the runtime serves
+// to smoke-test a deployment: it waits the job's WorkMS (so a load test can
+// run jobs of a realistic duration), then logs one line, "ping", with the
+// fields job_id, message and work_ms, and succeeds.
+type pinger struct {
 	// Logger receives the line. nil means slog.Default().
 	Logger *slog.Logger
 }
 
-// Handle waits job.WorkMS milliseconds, logs the ping and returns nil. If
+// handle waits job.WorkMS milliseconds, logs the ping and returns nil. If
 // ctx ends first it returns ctx's error and logs nothing.
-func (h *Ping) Handle(ctx context.Context, job jobs.Ping) error {
+func (h *pinger) handle(ctx context.Context, job jobs.Ping) error {
 	if job.WorkMS > 0 {
 		t := time.NewTimer(time.Duration(job.WorkMS) * time.Millisecond)
 		defer t.Stop()

@@ -1,4 +1,4 @@
-package handlers_test
+package busywork
 
 import (
 	"bytes"
@@ -6,24 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-
 	"github.com/busywork/busywork/consumer"
-	"github.com/busywork/busywork/ddb"
-	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/jobs"
 )
 
 func TestPing_LogsOneLineWithTheJobIDAndMessage(t *testing.T) {
 	var buf bytes.Buffer
-	h := &handlers.Ping{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
+	h := &pinger{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
 	ctx := consumer.WithDelivery(context.Background(), consumer.Delivery{ID: "job-1", Type: jobs.TypePing})
 
-	if err := h.Handle(ctx, jobs.Ping{Message: "hi"}); err != nil {
+	if err := h.handle(ctx, jobs.Ping{Message: "hi"}); err != nil {
 		t.Fatalf("Handle = %v, want nil", err)
 	}
 	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
@@ -46,11 +41,11 @@ func TestPing_LogsOneLineWithTheJobIDAndMessage(t *testing.T) {
 
 func TestPing_WaitsItsWorkBeforeItLogs(t *testing.T) {
 	var buf bytes.Buffer
-	h := &handlers.Ping{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
+	h := &pinger{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
 	const work = 50 * time.Millisecond
 
 	start := time.Now()
-	if err := h.Handle(t.Context(), jobs.Ping{WorkMS: int(work / time.Millisecond)}); err != nil {
+	if err := h.handle(t.Context(), jobs.Ping{WorkMS: int(work / time.Millisecond)}); err != nil {
 		t.Fatalf("Handle = %v, want nil", err)
 	}
 	if waited := time.Since(start); waited < work {
@@ -71,13 +66,13 @@ func TestPing_WaitsItsWorkBeforeItLogs(t *testing.T) {
 
 func TestPing_StopsWaitingWhenItsContextEnds(t *testing.T) {
 	var buf bytes.Buffer
-	h := &handlers.Ping{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
+	h := &pinger{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
 	ctx, cancel := context.WithCancel(t.Context())
 	const work = jobs.MaxPingWorkMS * time.Millisecond
 
 	start := time.Now()
 	done := make(chan error, 1)
-	go func() { done <- h.Handle(ctx, jobs.Ping{WorkMS: jobs.MaxPingWorkMS}) }()
+	go func() { done <- h.handle(ctx, jobs.Ping{WorkMS: jobs.MaxPingWorkMS}) }()
 	cancel()
 	err := <-done
 	if !errors.Is(err, context.Canceled) {
@@ -90,18 +85,5 @@ func TestPing_StopsWaitingWhenItsContextEnds(t *testing.T) {
 	}
 	if buf.Len() != 0 {
 		t.Fatalf("a cancelled ping logged %s, want nothing", buf.Bytes())
-	}
-}
-
-func TestRegister_HandlesPingAndMagicLinksWhenTheirDependenciesAreGiven(t *testing.T) {
-	mux := consumer.NewMux()
-	handlers.Register(mux, handlers.Deps{})
-	if got := mux.Types(); !slices.Equal(got, []string{jobs.TypePing}) {
-		t.Fatalf("without a store and a mailer, registered types = %v, want only ping", got)
-	}
-	mux = consumer.NewMux()
-	handlers.Register(mux, handlers.Deps{Store: &ddb.Store{}, Mail: &sesv2.Client{}})
-	if got := mux.Types(); !slices.Equal(got, []string{jobs.TypeMagicLink, jobs.TypePing}) {
-		t.Fatalf("registered types = %v, want magic_link and ping", got)
 	}
 }

@@ -1,0 +1,28 @@
+package busywork
+
+import (
+	"context"
+	"fmt"
+)
+
+var versionCommand = &Command{
+	Name:    "version",
+	Summary: "print the binary's version",
+	Run:     runVersion,
+	Help: `Prints the version stamped into the binary at build time (App.Version;
+busywork's Dockerfile stamps -ldflags "-X main.version=..." from its build
+argument VERSION), or "dev" for a build without one.
+`,
+}
+
+func runVersion(_ context.Context, inv *Invocation) error {
+	if err := inv.NoArgs(); err != nil {
+		return err
+	}
+	v := inv.app.Version
+	if v == "" {
+		v = "dev"
+	}
+	_, err := fmt.Fprintln(inv.Stdout, v)
+	return err
+}
