@@ -38,12 +38,18 @@ check-go:
 		echo "make: Go is not installed or not on PATH (busywork needs the Go toolchain named in go.mod; https://go.dev/doc/install)" >&2; \
 		exit 1; }
 
-# vet and test both run; the recipe fails if either did (test's status first).
-# Flags reach the inner shell as arguments, so they may hold quotes.
+# vet and test both run, on the main module and then on the examples (each a
+# module of its own, built on busywork's public packages); the recipe fails
+# if any did (test's status first). Flags reach the inner shell as
+# arguments, so they may hold quotes.
+EXAMPLES := examples/shop
 test: check-go
 	@$(TEST_PORTS) $(WITH_EMULATORS) $(TEST_DIR) -- env BUSYWORK_INTEGRATION=1 bash -c '\
-		vet=0; go vet ./... || vet=$$?; \
-		st=0; go test "$$@" ./... || st=$$?; \
+		vet=0; st=0; \
+		for dir in . $(EXAMPLES); do \
+			(cd "$$dir" && go vet ./...) || vet=$$?; \
+			(cd "$$dir" && go test "$$@" ./...) || st=$$?; \
+		done; \
 		if [ $$st -ne 0 ]; then exit $$st; fi; \
 		if [ $$vet -ne 0 ]; then echo "make test: go vet failed" >&2; fi; \
 		exit $$vet' make-test $(GO_TEST_FLAGS)
