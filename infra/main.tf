@@ -70,7 +70,7 @@ locals {
       ]
       # ECS ignores the image's HEALTHCHECK: this is the one it runs.
       healthCheck = {
-        command     = ["CMD", "/busywork", "health"]
+        command     = ["CMD", var.binary, "health"]
         interval    = 10
         timeout     = 5
         retries     = 3

@@ -9,6 +9,12 @@ variable "image" {
   type        = string
 }
 
+variable "binary" {
+  description = "The path of the binary in the image, whose health command the task definitions' health checks run: /busywork in busywork's image; a service built on busywork's runtime has its own (e.g. /shop)."
+  type        = string
+  default     = "/busywork"
+}
+
 variable "lanes" {
   description = <<-EOT
     The lanes: one SQS queue and DLQ (the queue's name plus -dlq) each, and one
