@@ -156,7 +156,7 @@ variable "base_url" {
 }
 
 variable "environment" {
-  description = "More BUSYWORK_* settings for every worker (see the README's configuration table), e.g. { BUSYWORK_LOG_LEVEL = \"debug\" }."
+  description = "More BUSYWORK_* settings for every worker (see docs/configuration.md), e.g. { BUSYWORK_LOG_LEVEL = \"debug\" }."
   type        = map(string)
   default     = {}
 }

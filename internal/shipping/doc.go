@@ -21,5 +21,5 @@
 // The tests live here rather than in cmd/busywork because they read the
 // whole repository (infra/, localstack/, the Dockerfile), and rather than
 // in infra/ because that folder is Terraform's, not a Go package's. `make
-// test` runs them; terraform validate cannot (see the README).
+// test` runs them; terraform validate cannot (see docs/deploy.md).
 package shipping

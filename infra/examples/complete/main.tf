@@ -4,7 +4,7 @@
 #   terraform init
 #   terraform apply -var-file=example.tfvars
 #
-# See the repository's README ("Deploy to AWS") for the whole way, from
+# See the repository's docs/deploy.md ("Deploy to AWS") for the whole way, from
 # pushing the image to pointing a web app at the queues.
 
 terraform {

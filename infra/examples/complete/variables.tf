@@ -5,7 +5,7 @@ variable "region" {
 }
 
 variable "image" {
-  description = "The busywork image, pushed to ECR (see the README)."
+  description = "The busywork image, pushed to ECR (see docs/deploy.md)."
   type        = string
 }
 
@@ -30,7 +30,7 @@ variable "base_url" {
 }
 
 variable "ticket_key_secret_arn" {
-  description = "ARN of the Secrets Manager secret holding the ticket key (see the README: aws secretsmanager create-secret)."
+  description = "ARN of the Secrets Manager secret holding the ticket key (see docs/deploy.md: aws secretsmanager create-secret)."
   type        = string
 }
 
