@@ -20,6 +20,8 @@
 //	send TYPE JSON       enqueue one job, checked against the binary's own job types
 //	dlq stats|peek|replay|tasks
 //	                     inspect and replay dead letters
+//	batch status|repair GROUP_ID
+//	                     a fan-out group's progress (package groups), or finish a stalled one
 //	health               probe the worker's /healthz (a container health check)
 //	version              print App.Version
 //
@@ -46,7 +48,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
@@ -74,6 +79,8 @@ type App struct {
 	// BUSYWORK_ROUTES overrides it.
 	Routes producer.Routes
 	// Commands are the App's own commands, listed after the runtime's.
+	// One named like a runtime command replaces it (the demo's batch
+	// knows ticket orders).
 	Commands []*Command
 }
 
@@ -92,6 +99,12 @@ type Env struct {
 	// Serving is set when the worker is about to serve the App's jobs,
 	// and unset when a command only needs the App's job types.
 	Serving bool
+	// Groups starts fan-out groups (package groups) in the runtime's
+	// table: child jobs that run anywhere, and a follow-up job enqueued
+	// once when the last is done. The runtime installs its middleware
+	// around every handler, outside the App's own. It can start groups
+	// only when Serving.
+	Groups *groups.Groups
 }
 
 // Main runs the command that os.Args names and exits with its status; see
@@ -100,12 +113,19 @@ func Main(app App) {
 	os.Exit(app.Run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// mux returns the App's handlers registered on a new Mux, for env.
+// mux returns the App's handlers registered on a new Mux, for env, with
+// the middleware of env's Groups (which it sets) outermost.
 func (app *App) mux(env *Env) (*consumer.Mux, error) {
 	mux := consumer.NewMux()
 	if app.Register == nil {
 		return nil, ConfigErrorf("%s has no handlers: App.Register is nil", app.name())
 	}
+	var queue groups.Sender
+	if env.Queue != nil {
+		queue = env.Queue
+	}
+	env.Groups = groups.New(ddb.New(awsclient.NewDynamoDB(env.AWS), env.Table), queue, groups.Options{Logger: env.Logger})
+	mux.Use(env.Groups.Middleware())
 	if err := app.Register(mux, env); err != nil {
 		return nil, err
 	}

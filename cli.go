@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -127,11 +128,21 @@ func (inv *Invocation) printUsage(w io.Writer) {
 }
 
 // runtimeCommands are the runtime's commands, in the order help lists them.
-var runtimeCommands = []*Command{bootstrapCommand, workerCommand, sendCommand, dlqCommand, healthCommand, versionCommand}
+var runtimeCommands = []*Command{bootstrapCommand, workerCommand, sendCommand, dlqCommand, batchCommand, healthCommand, versionCommand}
 
-// commands returns the runtime's commands and then app's.
+// commands returns the runtime's commands, each replaced by app's of the
+// same name if it has one, and then app's others.
 func (app *App) commands() []*Command {
-	return append(append([]*Command{}, runtimeCommands...), app.Commands...)
+	cs := make([]*Command, 0, len(runtimeCommands)+len(app.Commands))
+	own := slices.Clone(app.Commands)
+	for _, c := range runtimeCommands {
+		if i := slices.IndexFunc(own, func(o *Command) bool { return o.Name == c.Name }); i >= 0 {
+			c = own[i]
+			own = slices.Delete(own, i, i+1)
+		}
+		cs = append(cs, c)
+	}
+	return append(cs, own...)
 }
 
 func (app *App) lookup(name string) *Command {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -17,12 +18,16 @@ import (
 // Batch items (see the package comment for the other kinds):
 //
 //	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl,
+//	                                                             follow_up_type, follow_up, follow_up_sending, follow_up_sent_at,
 //	                                                             and, while its follow-up is stalled, stalled_children, follow_up_failed, stall_reason, stalled_at
 //
 // done is the number set of the children counted done and remaining the
 // count still to go, changed together by one conditional update; failed
-// maps a child's number (as a string) to why it failed. The stall
-// attributes are stalls.go's.
+// maps a child's number (as a string) to why it failed. follow_up_type
+// and follow_up (its JSON fields) are the job to enqueue once the batch
+// is complete, follow_up_sending the end (Unix seconds) of the claim of
+// the worker enqueuing it, follow_up_sent_at when it was enqueued. The
+// stall attributes are stalls.go's.
 
 // MaxBatchChildren is the largest number of children a batch may have.
 // Its item then holds up to 10,000 numbers in done and entries in failed,
@@ -47,7 +52,20 @@ const (
 	attrCreatedAt    = "created_at"
 	attrLastDoneAt   = "last_done_at"
 	attrDispatchedAt = "dispatched_at"
+	attrFollowUpType = "follow_up_type"
+	attrFollowUp     = "follow_up"
+	attrSending      = "follow_up_sending"
+	attrSentAt       = "follow_up_sent_at"
 )
+
+// FollowUpJob is the job a batch's completion enqueues, as CreateBatch
+// stores it.
+type FollowUpJob struct {
+	// Type is the job's type.
+	Type string
+	// Fields is the JSON object of the job's fields, without "type".
+	Fields []byte
+}
 
 // Batch is the state of a fan-out: Total children, numbered 1 to Total,
 // each counted done at most once.
@@ -66,8 +84,14 @@ type Batch struct {
 	CreatedAt time.Time
 	// CompletedAt is when the last child was counted; zero until then.
 	CompletedAt time.Time
-	// DispatchedAt is when MarkBatchDispatched recorded the follow-up;
-	// zero until then.
+	// FollowUp is the job the batch's completion enqueues, if CreateBatch
+	// was given one.
+	FollowUp *FollowUpJob
+	// FollowUpSentAt is when MarkFollowUpSent recorded that the follow-up
+	// was enqueued; zero until then.
+	FollowUpSentAt time.Time
+	// DispatchedAt is when MarkBatchDispatched recorded that the
+	// follow-up ran; zero until then.
 	DispatchedAt time.Time
 	// Stall is why the complete batch's follow-up has not run, when a
 	// worker recorded it (MarkBatchStalled); nil otherwise, and once
@@ -86,12 +110,13 @@ func batchKey(id string) map[string]types.AttributeValue {
 }
 
 // CreateBatch creates batch id of total children (1 to MaxBatchChildren),
-// kept for ttl (Options.JobRetention when ttl <= 0, which outlasts any SQS
+// with the job its completion enqueues (none when followUp is nil), kept
+// for ttl (Options.JobRetention when ttl <= 0, which outlasts any SQS
 // message, so a child replayed from a dead-letter queue still finds its
 // batch). It is idempotent: when batch id exists already with the same
 // total, it changes nothing and returns created false; with another total
 // it returns an error.
-func (s *Store) CreateBatch(ctx context.Context, id string, total int, ttl time.Duration) (created bool, err error) {
+func (s *Store) CreateBatch(ctx context.Context, id string, total int, followUp *FollowUpJob, ttl time.Duration) (created bool, err error) {
 	if id == "" {
 		return false, errors.New("ddb: create batch: id is empty")
 	}
@@ -105,6 +130,10 @@ func (s *Store) CreateBatch(ctx context.Context, id string, total int, ttl time.
 	item[attrFailed] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}
 	item[attrCreatedAt] = num(now.Unix())
 	item[attrTTL] = num(epoch(now.Add(s.retention(ttl))))
+	if followUp != nil {
+		item[attrFollowUpType] = str(followUp.Type)
+		item[attrFollowUp] = str(string(followUp.Fields))
+	}
 	created, old, err := s.putNew(ctx, item, now)
 	if err != nil {
 		return false, fmt.Errorf("ddb: create batch %s: %w", id, err)
@@ -256,11 +285,15 @@ func (s *Store) GetBatch(ctx context.Context, id string) (Batch, error) {
 
 func decodeBatch(id string, item map[string]types.AttributeValue) (Batch, error) {
 	b := Batch{
-		ID:           id,
-		Total:        int(getN(item, attrTotal)),
-		Failed:       map[int]string{},
-		CreatedAt:    time.Unix(getN(item, attrCreatedAt), 0),
-		DispatchedAt: unixOrZero(getN(item, attrDispatchedAt)),
+		ID:             id,
+		Total:          int(getN(item, attrTotal)),
+		Failed:         map[int]string{},
+		CreatedAt:      time.Unix(getN(item, attrCreatedAt), 0),
+		FollowUpSentAt: unixOrZero(getN(item, attrSentAt)),
+		DispatchedAt:   unixOrZero(getN(item, attrDispatchedAt)),
+	}
+	if typ := getS(item, attrFollowUpType); typ != "" {
+		b.FollowUp = &FollowUpJob{Type: typ, Fields: []byte(getS(item, attrFollowUp))}
 	}
 	if set, ok := item[attrDone].(*types.AttributeValueMemberNS); ok {
 		b.Done = make([]int, 0, len(set.Value))
@@ -357,4 +390,107 @@ func followUpError(err error, now int64) error {
 		return fmt.Errorf("%d of its %d children: %w", getN(old, attrRemaining), getN(old, attrTotal), ErrIncomplete)
 	}
 	return nil // dispatched before
+}
+
+// FollowUpClaim is the outcome of ClaimFollowUp.
+type FollowUpClaim struct {
+	// Claimed reports that the caller holds the claim and must enqueue
+	// the follow-up, then call MarkFollowUpSent (or ReleaseFollowUp).
+	Claimed bool
+	// Sent reports that the follow-up was enqueued already (or ran).
+	Sent bool
+	// Until is when the claim of the worker holding it ends, when neither
+	// Claimed nor Sent.
+	Until time.Time
+	// Batch is the batch as the call found it (after it, when Claimed).
+	Batch Batch
+}
+
+// ClaimFollowUp claims, for lease, the enqueuing of the follow-up of batch
+// id, which must be complete: one conditional UpdateItem that holds when
+// the follow-up was neither enqueued nor run yet and no other claim is
+// live. A claim
+// whose holder died ends with its lease (whole seconds, rounded up). A
+// batch with children not done gives an error wrapping ErrIncomplete, an
+// unknown (or expired) one an error wrapping ErrNotFound.
+func (s *Store) ClaimFollowUp(ctx context.Context, id string, lease time.Duration) (FollowUpClaim, error) {
+	op := fmt.Sprintf("ddb: claim the follow-up of batch %s", id)
+	now := s.opts.Now()
+	until := now.Add(lease)
+	in := &dynamodb.UpdateItemInput{
+		TableName:        aws.String(s.table),
+		Key:              batchKey(id),
+		UpdateExpression: aws.String("SET #sending = :until"),
+		ConditionExpression: aws.String("attribute_exists(#pk) AND #ttl > :now AND #remaining = :zero" +
+			" AND attribute_not_exists(#sent) AND attribute_not_exists(#dispatched)" +
+			" AND (attribute_not_exists(#sending) OR #sending <= :now)"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": attrPK, "#ttl": attrTTL, "#remaining": attrRemaining, "#sent": attrSentAt, "#sending": attrSending,
+			"#dispatched": attrDispatchedAt,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now": num(now.Unix()), ":zero": num(0), ":until": num(epoch(until)),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	out, err := s.client.UpdateItem(ctx, in)
+	old, failed := conditionFailed(err)
+	switch {
+	case failed && !live(old, now.Unix()):
+		return FollowUpClaim{}, fmt.Errorf("%s: %w", op, ErrNotFound)
+	case failed && getN(old, attrRemaining) != 0:
+		return FollowUpClaim{}, fmt.Errorf("%s: %d of its %d children: %w", op, getN(old, attrRemaining), getN(old, attrTotal), ErrIncomplete)
+	case err != nil && !failed:
+		return FollowUpClaim{}, fmt.Errorf("%s: %w", op, err)
+	}
+	item := old
+	if !failed {
+		item = out.Attributes
+	}
+	b, err := decodeBatch(id, item)
+	if err != nil {
+		return FollowUpClaim{}, err
+	}
+	c := FollowUpClaim{Claimed: !failed, Sent: !b.FollowUpSentAt.IsZero() || b.Dispatched(), Batch: b}
+	if failed && !c.Sent {
+		c.Until = time.Unix(getN(old, attrSending), 0)
+	}
+	return c, nil
+}
+
+// MarkFollowUpSent records that the follow-up of batch id was enqueued,
+// and ends the claim on it. A repeat keeps the first time.
+func (s *Store) MarkFollowUpSent(ctx context.Context, id string) error {
+	return s.settleFollowUp(ctx, id, "SET #sent = :now REMOVE #sending", "mark the follow-up of batch %s sent")
+}
+
+// ReleaseFollowUp ends the claim on the follow-up of batch id, not sent,
+// so that another worker may enqueue it at once.
+func (s *Store) ReleaseFollowUp(ctx context.Context, id string) error {
+	return s.settleFollowUp(ctx, id, "REMOVE #sending", "release the follow-up of batch %s")
+}
+
+// settleFollowUp applies update (which may use #sent, #sending and :now)
+// to batch id unless its follow-up was recorded sent; what describes the
+// call in errors, with the batch's id for %s.
+func (s *Store) settleFollowUp(ctx context.Context, id, update, what string) error {
+	in := &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      batchKey(id),
+		UpdateExpression:         aws.String(update),
+		ConditionExpression:      aws.String("attribute_exists(#pk) AND attribute_not_exists(#sent)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sent": attrSentAt, "#sending": attrSending},
+	}
+	if strings.Contains(update, ":now") { // DynamoDB refuses a value the expressions do not use
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":now": num(s.opts.Now().Unix())}
+	}
+	_, err := s.client.UpdateItem(ctx, in)
+	if _, failed := conditionFailed(err); failed {
+		return nil // sent before (or the batch is gone: nothing to settle)
+	}
+	if err != nil {
+		return fmt.Errorf(what+": %w", id, err)
+	}
+	return nil
 }

@@ -107,14 +107,14 @@ func TestBatch_CreateIsIdempotentAndRefusesAnotherTotal(t *testing.T) {
 	store, clk, _, _ := newStore(t)
 	ctx := testCtx(t)
 
-	if created, err := store.CreateBatch(ctx, "order-1", 3, time.Hour); err != nil || !created {
+	if created, err := store.CreateBatch(ctx, "order-1", 3, nil, time.Hour); err != nil || !created {
 		t.Fatalf("first CreateBatch = %v, %v; want created", created, err)
 	}
 	clk.Add(time.Minute)
-	if created, err := store.CreateBatch(ctx, "order-1", 3, time.Hour); err != nil || created {
+	if created, err := store.CreateBatch(ctx, "order-1", 3, nil, time.Hour); err != nil || created {
 		t.Fatalf("repeated CreateBatch = %v, %v; want not created, no error", created, err)
 	}
-	if _, err := store.CreateBatch(ctx, "order-1", 4, time.Hour); err == nil {
+	if _, err := store.CreateBatch(ctx, "order-1", 4, nil, time.Hour); err == nil {
 		t.Fatal("CreateBatch with another total succeeded, want an error")
 	}
 	b := getBatch(ctx, t, store, "order-1")
@@ -125,7 +125,7 @@ func TestBatch_CreateIsIdempotentAndRefusesAnotherTotal(t *testing.T) {
 		t.Errorf("CreatedAt %v, CompletedAt %v; want the first create's time and zero", b.CreatedAt, b.CompletedAt)
 	}
 	for _, total := range []int{0, -1, ddb.MaxBatchChildren + 1} {
-		if _, err := store.CreateBatch(ctx, "order-2", total, 0); err == nil {
+		if _, err := store.CreateBatch(ctx, "order-2", total, nil, 0); err == nil {
 			t.Errorf("CreateBatch of %d children succeeded, want an error", total)
 		}
 	}
@@ -135,7 +135,7 @@ func TestBatch_RedeliveredChildCountsOnce(t *testing.T) {
 	store, _, _, _ := newStore(t)
 	ctx := testCtx(t)
 
-	if _, err := store.CreateBatch(ctx, "b", 3, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "b", 3, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -155,7 +155,7 @@ func TestBatch_LastChildAndItsRedeliveryReportComplete(t *testing.T) {
 	store, clk, _, _ := newStore(t)
 	ctx := testCtx(t)
 
-	if _, err := store.CreateBatch(ctx, "b", 2, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "b", 2, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	if complete, err := store.MarkChildDone(ctx, "b", 2); err != nil || complete {
@@ -187,7 +187,7 @@ func TestBatch_LastTwoChildrenAtOnceCompleteItOnce(t *testing.T) {
 	const total, rounds = 10, 10
 	for round := range rounds {
 		id := fmt.Sprintf("b-%d", round)
-		if _, err := store.CreateBatch(ctx, id, total, 0); err != nil {
+		if _, err := store.CreateBatch(ctx, id, total, nil, 0); err != nil {
 			t.Fatal(err)
 		}
 		markAll(ctx, t, store, id, 1, total-2, 1)
@@ -223,7 +223,7 @@ func TestBatch_FailedChildThenDoneClearsTheFailure(t *testing.T) {
 	store, _, _, _ := newStore(t)
 	ctx := testCtx(t)
 
-	if _, err := store.CreateBatch(ctx, "b", 3, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "b", 3, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.MarkChildFailed(ctx, "b", 2, "render timed out"); err != nil {
@@ -265,7 +265,7 @@ func TestBatch_ThousandChildrenCompleteOnce(t *testing.T) {
 	ctx := testCtx(t)
 
 	const total = jobs.MaxTickets // the largest ticket order
-	if _, err := store.CreateBatch(ctx, "order", total, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "order", total, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	// Every tenth child fails first, so the item also carries failures
@@ -309,7 +309,7 @@ func TestBatch_TenThousandChildrenFitOneItemAndReadInOneCall(t *testing.T) {
 	ctx := testCtx(t)
 
 	const total, last = ddb.MaxBatchChildren, 20
-	if _, err := store.CreateBatch(ctx, "big", total, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "big", total, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	var set []string
@@ -353,7 +353,7 @@ func TestBatch_TenThousandFailuresFitOneItem(t *testing.T) {
 	ctx := testCtx(t)
 
 	const total = ddb.MaxBatchChildren
-	if _, err := store.CreateBatch(ctx, "b", total, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "b", total, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	// The worst case: every child fails, the first thousand with long
@@ -393,7 +393,7 @@ func TestBatch_FailureBeyondAThousandKeepsNoReason(t *testing.T) {
 	store, _, _, _ := newStore(t)
 	ctx := testCtx(t)
 
-	if _, err := store.CreateBatch(ctx, "b", 1002, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "b", 1002, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	children := make(chan int)
@@ -441,7 +441,7 @@ func TestBatch_UnknownOrExpiredIsNotFound(t *testing.T) {
 		t.Errorf("MarkBatchDispatched: %v, want ErrNotFound", err)
 	}
 
-	if _, err := store.CreateBatch(ctx, "b", 2, time.Hour); err != nil {
+	if _, err := store.CreateBatch(ctx, "b", 2, nil, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []int{0, 3} {
@@ -468,7 +468,7 @@ func TestBatch_UnknownOrExpiredIsNotFound(t *testing.T) {
 	if _, err := store.MarkChildDone(ctx, "b", 2); !errors.Is(err, ddb.ErrNotFound) {
 		t.Errorf("MarkChildDone after the ttl: %v, want ErrNotFound", err)
 	}
-	if created, err := store.CreateBatch(ctx, "b", 5, time.Hour); err != nil || !created {
+	if created, err := store.CreateBatch(ctx, "b", 5, nil, time.Hour); err != nil || !created {
 		t.Errorf("CreateBatch over an expired batch = %v, %v; want created", created, err)
 	}
 	if b := getBatch(ctx, t, store, "b"); b.Total != 5 || len(b.Done) != 0 {
@@ -480,7 +480,7 @@ func TestBatch_DispatchIsRecordedOnceAndOnlyWhenComplete(t *testing.T) {
 	store, clk, _, _ := newStore(t)
 	ctx := testCtx(t)
 
-	if _, err := store.CreateBatch(ctx, "b", 2, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "b", 2, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.MarkChildDone(ctx, "b", 1); err != nil {
@@ -505,5 +505,55 @@ func TestBatch_DispatchIsRecordedOnceAndOnlyWhenComplete(t *testing.T) {
 	}
 	if b := getBatch(ctx, t, store, "b"); !b.Dispatched() || b.DispatchedAt.Unix() != first {
 		t.Errorf("DispatchedAt = %v, want the first mark's time", b.DispatchedAt)
+	}
+}
+
+func TestBatch_TheFollowUpsEnqueueIsClaimedByOneWorkerAtATimeUntilItIsRecordedSent(t *testing.T) {
+	store, clk, _, _ := newStore(t)
+	ctx := testCtx(t)
+	f := &ddb.FollowUpJob{Type: "assemble", Fields: []byte(`{"group":"b"}`)}
+	if _, err := store.CreateBatch(ctx, "b", 2, f, 0); err != nil {
+		t.Fatal(err)
+	}
+	markAll(ctx, t, store, "b", 1, 1, 1)
+	if _, err := store.ClaimFollowUp(ctx, "b", time.Minute); !errors.Is(err, ddb.ErrIncomplete) {
+		t.Fatalf("ClaimFollowUp of an incomplete batch: %v, want ErrIncomplete", err)
+	}
+	if _, err := store.ClaimFollowUp(ctx, "nope", time.Minute); !errors.Is(err, ddb.ErrNotFound) {
+		t.Fatalf("ClaimFollowUp of an unknown batch: %v, want ErrNotFound", err)
+	}
+	markAll(ctx, t, store, "b", 2, 2, 1)
+
+	first, err := store.ClaimFollowUp(ctx, "b", time.Minute)
+	if err != nil || !first.Claimed || first.Sent || first.Batch.FollowUp == nil ||
+		first.Batch.FollowUp.Type != "assemble" || string(first.Batch.FollowUp.Fields) != `{"group":"b"}` {
+		t.Fatalf("first claim: %+v, %v; want it claimed, with the follow-up job", first, err)
+	}
+	second, err := store.ClaimFollowUp(ctx, "b", time.Minute)
+	if err != nil || second.Claimed || second.Sent || second.Until.Before(clk.Now().Add(59*time.Second)) {
+		t.Fatalf("claim while another holds it: %+v, %v; want refused until the first's lease ends", second, err)
+	}
+	// The holder's send failed: it releases, and the next claim holds.
+	if err := store.ReleaseFollowUp(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := store.ClaimFollowUp(ctx, "b", time.Minute); err != nil || !c.Claimed {
+		t.Fatalf("claim after a release: %+v, %v; want it claimed", c, err)
+	}
+	// That holder dies: its claim ends with its lease.
+	clk.Add(time.Minute + time.Second)
+	if c, err := store.ClaimFollowUp(ctx, "b", time.Minute); err != nil || !c.Claimed {
+		t.Fatalf("claim after the lease ended: %+v, %v; want it claimed", c, err)
+	}
+	if err := store.MarkFollowUpSent(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.MarkFollowUpSent(ctx, "b"); err != nil {
+		t.Fatalf("MarkFollowUpSent again: %v", err)
+	}
+	clk.Add(2 * time.Minute)
+	c, err := store.ClaimFollowUp(ctx, "b", time.Minute)
+	if err != nil || c.Claimed || !c.Sent || c.Batch.FollowUpSentAt.IsZero() {
+		t.Fatalf("claim after the send was recorded: %+v, %v; want Sent and not claimed", c, err)
 	}
 }

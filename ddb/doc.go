@@ -72,7 +72,7 @@
 // child, once its work is done, counts itself and learns whether it was
 // the last:
 //
-//	created, err := store.CreateBatch(ctx, orderID, n, 0) // idempotent
+//	created, err := store.CreateBatch(ctx, orderID, n, nil, 0) // idempotent
 //	...                                                    // enqueue children 1..n
 //	complete, err := store.MarkChildDone(ctx, orderID, i)  // in child i
 //	if complete { ... }                                    // enqueue the follow-up

@@ -142,7 +142,7 @@ func TestOrder_EveryItemCarriesItsTTL(t *testing.T) {
 	store, clk, client, table := newStore(t)
 	ctx := testCtx(t)
 
-	if _, err := store.CreateBatch(ctx, "o-1", 2, 2*time.Hour); err != nil {
+	if _, err := store.CreateBatch(ctx, "o-1", 2, nil, 2*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.MarkChildDone(ctx, "o-1", 1); err != nil {

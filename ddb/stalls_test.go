@@ -13,7 +13,7 @@ import (
 func TestBatch_AStallIsRecordedOnlyOnACompleteUndispatchedBatchAndClearedByTheDispatch(t *testing.T) {
 	store, clk, _, _ := newStore(t)
 	ctx := testCtx(t)
-	if _, err := store.CreateBatch(ctx, "b", 3, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "b", 3, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	markAll(ctx, t, store, "b", 1, 2, 1)
@@ -76,7 +76,7 @@ func TestOrderStatus_ShowsAStallWithTheCommandsThatFinishTheOrder(t *testing.T) 
 	if _, err := store.PutOrder(ctx, ddb.Order{ID: "o", Email: "ada@example.com", Event: "Gala", Tickets: 2}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.CreateBatch(ctx, "o", 2, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "o", 2, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	status := func() ddb.OrderStatus {
@@ -119,7 +119,7 @@ func TestOrderStatus_ShowsAStallWithTheCommandsThatFinishTheOrder(t *testing.T) 
 	if _, err := store.PutOrder(ctx, ddb.Order{ID: "quiet", Email: "ada@example.com", Event: "Gala", Tickets: 1}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.CreateBatch(ctx, "quiet", 1, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, "quiet", 1, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	markAll(ctx, t, store, "quiet", 1, 1, 1)

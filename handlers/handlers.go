@@ -14,6 +14,7 @@ import (
 	"log/slog"
 
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
@@ -25,10 +26,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Store is busywork's DynamoDB table (a *ddb.Store).
 	Store Store
-	// Queue enqueues the jobs that jobs lead to (a *producer.Producer
-	// with a deadline that fits jobs.MaxTickets jobs); without it the
-	// ticket jobs are left out.
-	Queue Enqueuer
+	// Groups fans a ticket order out and in (the runtime's
+	// busywork.Env.Groups, whose middleware must wrap the handlers);
+	// without it the ticket jobs are left out.
+	Groups *groups.Groups
 	// TicketKey signs the verification codes on tickets.
 	TicketKey []byte
 	// MaxEmailBytes bounds one ticket email's raw size; 0 means
@@ -57,7 +58,7 @@ func (d Deps) logger() *slog.Logger {
 
 // Register registers the package's handlers on mux, built from deps. A
 // handler whose dependencies deps lacks (magic_link needs Store and Mail,
-// the ticket jobs Queue too)
+// the ticket jobs Groups too)
 // is left out, and its jobs are dead-lettered as of an unknown type. It
 // panics, as consumer.Handle does, if a job type is already registered.
 func Register(mux *consumer.Mux, deps Deps) {
@@ -65,8 +66,8 @@ func Register(mux *consumer.Mux, deps Deps) {
 		link := &MagicLink{Store: deps.Store, Mail: deps.Mail, From: deps.From, BaseURL: deps.BaseURL, Logger: deps.logger()}
 		consumer.Handle(mux, link.Handle, consumer.Timeout(MagicLinkTimeout))
 	}
-	if deps.Store != nil && deps.Mail != nil && deps.Queue != nil {
-		t := &Tickets{Store: deps.Store, Queue: deps.Queue, Mail: deps.Mail, From: deps.From,
+	if deps.Store != nil && deps.Mail != nil && deps.Groups != nil {
+		t := &Tickets{Store: deps.Store, Groups: deps.Groups, Mail: deps.Mail, From: deps.From,
 			Key: deps.TicketKey, MaxEmailBytes: deps.MaxEmailBytes, Logger: deps.logger()}
 		consumer.Handle(mux, t.Order, consumer.Timeout(TicketOrderTimeout))
 		consumer.Handle(mux, t.Generate, consumer.Timeout(GenerateTicketTimeout))

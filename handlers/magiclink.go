@@ -18,6 +18,7 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/internal/claim"
 	"github.com/busywork/busywork/jobs"
 )
 
@@ -38,7 +39,7 @@ var (
 
 // MagicLinkStore is the part of *ddb.Store that MagicLink uses.
 type MagicLinkStore interface {
-	JobClaims
+	claim.Store
 	GetUser(ctx context.Context, email string) (ddb.User, error)
 	AllowLink(ctx context.Context, email, jobID string, now time.Time) (bool, error)
 	CreateToken(ctx context.Context, email string, ttl time.Duration) (string, error)
@@ -103,7 +104,7 @@ func (h *MagicLink) Handle(ctx context.Context, job jobs.MagicLink) error {
 	}
 	log = log.With("email", user.Email)
 
-	return once(ctx, h.Store, d.ID, "magic link", log, func(ctx context.Context) (string, error) { return h.send(ctx, d.ID, user, log) })
+	return claim.Once(ctx, h.Store, d.ID, "magic link", log, func(ctx context.Context) (string, error) { return h.send(ctx, d.ID, user, log) })
 }
 
 // send applies the rate limit, counting job jobID once, then creates a token and emails its link.

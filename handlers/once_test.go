@@ -13,6 +13,7 @@ import (
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
+	"github.com/busywork/busywork/internal/claim"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
 )
@@ -73,7 +74,7 @@ func TestMagicLink_AClaimLeftByACrashedWorkerLetsTheRedeliveryMailWithinSeconds(
 	}
 	// The claim's lease (whole seconds in DynamoDB), the retry's delay
 	// rounded up to a second, and a receive.
-	if limit := handlers.ClaimLease + 4*time.Second; mailed.Sub(crashedAt) > limit {
+	if limit := claim.Lease + 4*time.Second; mailed.Sub(crashedAt) > limit {
 		t.Errorf("the link was mailed %s after the crash, want within %s", mailed.Sub(crashedAt).Round(time.Millisecond), limit)
 	}
 }

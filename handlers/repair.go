@@ -36,16 +36,15 @@ type Repair struct {
 // Repair finishes order orderID when no retry will: the order whose
 // tickets are all made but that was not emailed (its dispatch could not be
 // enqueued, or failed for good; see ddb.Stall), and the order with failed
-// tickets. For the first it enqueues the dispatch again under its
-// deterministic job id (DispatchJobID); for the second, a generate_ticket
-// job for each failed ticket, whose completion then enqueues the dispatch.
-// It is safe to run twice, and beside a replay of the order's dead
-// letters: a ticket counts once, and the dispatch emails once (it checks
-// the order and claims each email). An order that was emailed changes
-// nothing. An unknown order gives an error wrapping ddb.ErrNotFound, one
-// whose ticket_order job has not run yet ErrNotFannedOut.
+// tickets. For the first it enqueues the dispatch again (groups.Repair);
+// for the second, a generate_ticket job for each failed ticket, whose
+// completion then enqueues the dispatch. It is safe to run twice, and
+// beside a replay of the order's dead letters: a ticket counts once, and
+// the dispatch runs once. An order that was emailed changes nothing. An
+// unknown order gives an error wrapping ddb.ErrNotFound, one whose
+// ticket_order job has not run yet ErrNotFannedOut.
 func (h *Tickets) Repair(ctx context.Context, orderID string) (Repair, error) {
-	b, err := h.Store.GetBatch(ctx, orderID)
+	g, err := h.Groups.Repair(ctx, orderID)
 	if errors.Is(err, ddb.ErrNotFound) {
 		if _, oerr := h.Store.GetOrder(ctx, orderID); oerr != nil {
 			return Repair{}, fmt.Errorf("repair order %s: %w", orderID, oerr)
@@ -56,13 +55,11 @@ func (h *Tickets) Repair(ctx context.Context, orderID string) (Repair, error) {
 	if err != nil {
 		return Repair{}, fmt.Errorf("repair order %s: %w", orderID, err)
 	}
+	b := g.Group
 	switch {
 	case b.Dispatched():
 		return Repair{Dispatched: true}, nil
-	case b.Complete():
-		if err := h.enqueueDispatch(ctx, orderID); err != nil {
-			return Repair{}, fmt.Errorf("repair order %s: enqueue the dispatch: %w", orderID, err)
-		}
+	case g.FollowUpSent:
 		h.logger().InfoContext(ctx, "ticket order: dispatch enqueued by a repair", "order_id", orderID)
 		return Repair{DispatchEnqueued: true}, nil
 	}
@@ -75,11 +72,11 @@ func (h *Tickets) Repair(ctx context.Context, orderID string) (Repair, error) {
 	if err != nil {
 		return Repair{}, fmt.Errorf("repair order %s: %w", orderID, err)
 	}
-	js := make([]jobs.Job, len(r.Requeued))
-	for i, n := range r.Requeued {
-		js[i] = jobs.GenerateTicket{OrderID: orderID, Number: n, Total: b.Total, Event: order.Event, Attendee: order.Email}
+	js := make(map[int]jobs.Job, len(r.Requeued))
+	for _, n := range r.Requeued {
+		js[n] = jobs.GenerateTicket{OrderID: orderID, Number: n, Total: b.Total, Event: order.Event, Attendee: order.Email}
 	}
-	if _, err := h.Queue.SendBatch(ctx, js); err != nil {
+	if err := h.Groups.Resend(ctx, orderID, js); err != nil {
 		return Repair{}, fmt.Errorf("repair order %s: enqueue the failed tickets: %w", orderID, err)
 	}
 	h.logger().InfoContext(ctx, "ticket order: failed tickets enqueued by a repair", "order_id", orderID, "tickets", len(js))

@@ -29,6 +29,7 @@ import (
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/internal/webapp"
@@ -148,16 +149,19 @@ func (w *benchWorld) signIn(b *testing.B, to string) *http.Cookie {
 // until the benchmark ends, sending follow-up jobs through sender and mail
 // through mail. It returns once the worker polls, so that its start's
 // requests are not counted.
-func (w *benchWorld) serve(b *testing.B, sender handlers.Enqueuer, mail handlers.MagicLinkMailer, queues ...consumer.QueueConfig) {
+func (w *benchWorld) serve(b *testing.B, sender groups.Sender, mail handlers.MagicLinkMailer, queues ...consumer.QueueConfig) {
 	polls := w.sqsCount.snapshot()["ReceiveMessage"]
 	mux := consumer.NewMux()
+	store := ddb.New(w.ddb, w.table)
+	g := groups.New(store, sender, groups.Options{Logger: discardLogger()})
+	mux.Use(g.Middleware())
 	handlers.Register(mux, handlers.Deps{
 		Logger:    discardLogger(),
-		Store:     ddb.New(w.ddb, w.table),
+		Store:     store,
 		Mail:      mail,
 		From:      "tickets@example.com",
 		BaseURL:   "http://127.0.0.1:8080",
-		Queue:     sender,
+		Groups:    g,
 		TicketKey: []byte("bench key"),
 	})
 	cons, err := consumer.New(w.sqs, mux, consumer.Config{

@@ -18,6 +18,7 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
@@ -59,17 +60,19 @@ func newTicketWorldOf(t *testing.T, maxReceives int) *ticketWorld {
 }
 
 // tickets returns the ticket jobs' handler, sending follow-ups with q.
-func (w *ticketWorld) tickets(q handlers.Enqueuer) *handlers.Tickets {
+func (w *ticketWorld) tickets(q groups.Sender) *handlers.Tickets {
 	return &handlers.Tickets{
-		Store: w.store, Queue: q, Mail: testenv.SESv2(w.t), From: "tickets@example.com", Key: []byte("test key"),
+		Store: w.store, Groups: groups.New(w.store, q, groups.Options{}), Mail: testenv.SESv2(w.t), From: "tickets@example.com", Key: []byte("test key"),
 	}
 }
 
-// serve runs a worker with h's three handlers until the test ends; a
-// ticket may take genTimeout.
+// serve runs a worker with h's three handlers, inside its groups'
+// middleware as the runtime puts them, until the test ends; a ticket may
+// take genTimeout.
 func (w *ticketWorld) serve(h *handlers.Tickets, genTimeout time.Duration) {
 	w.t.Helper()
 	mux := consumer.NewMux()
+	mux.Use(h.Groups.Middleware())
 	consumer.Handle(mux, h.Order, consumer.Timeout(handlers.TicketOrderTimeout))
 	consumer.Handle(mux, h.Generate, consumer.Timeout(genTimeout))
 	consumer.Handle(mux, h.Dispatch, consumer.Timeout(handlers.DispatchTicketsTimeout))
@@ -187,7 +190,7 @@ func TestTickets_AFortyTicketOrderServedByTwoWorkersGivesOneEmailWithFortyPDFs(t
 	}
 }
 
-// twice is an Enqueuer that sends every job twice, as at-least-once
+// twice is a groups.Sender that sends every job twice, as at-least-once
 // delivery may deliver it.
 type twice struct{ p *producer.Producer }
 
@@ -225,7 +228,7 @@ func TestTickets_EveryJobDeliveredTwiceStillSendsOneEmail(t *testing.T) {
 	}
 }
 
-// dispatchFailsOnce is an Enqueuer whose first send of a dispatch job
+// dispatchFailsOnce is a groups.Sender whose first send of a dispatch job
 // fails, as when the worker dies after counting the last ticket.
 type dispatchFailsOnce struct {
 	*producer.Producer
@@ -308,14 +311,17 @@ func TestTickets_AFailedTicketIsListedAndItsReplayCompletesTheOrder(t *testing.T
 	}
 }
 
-// replay moves the one message of dlq back to queue with its body and
-// job id, as `busywork dlq replay` will.
+// replay moves the one message of dlq back to queue with its body, job
+// id and group, as `busywork dlq replay` will.
 func replay(t *testing.T, client *sqs.Client, dlq, queue string) {
 	t.Helper()
 	m := testenv.ReceiveAll(context.Background(), t, client, dlq, 1, 10*time.Second)[0]
 	_, err := client.SendMessage(context.Background(), &sqs.SendMessageInput{
 		QueueUrl: aws.String(queue), MessageBody: m.Body,
-		MessageAttributes: map[string]types.MessageAttributeValue{jobs.AttrJobID: m.MessageAttributes[jobs.AttrJobID]},
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			jobs.AttrJobID:   m.MessageAttributes[jobs.AttrJobID],
+			jobs.AttrGroupID: m.MessageAttributes[jobs.AttrGroupID],
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -198,6 +198,20 @@ func validateEvent(event string) error {
 // follow-up job): 1 to 128 letters, digits, '-' and '_'.
 func ValidateJobID(id string) error { return validateID("job_id", id) }
 
+// MaxGroupIDBytes is the longest group id: short enough that the job ids
+// package groups derives from it (the id, '-' and a child's number or
+// "follow-up") pass ValidateJobID.
+const MaxGroupIDBytes = 100
+
+// ValidateGroupID checks a fan-out group's id (see package groups): 1 to
+// MaxGroupIDBytes letters, digits, '-' and '_'.
+func ValidateGroupID(id string) error {
+	if len(id) > MaxGroupIDBytes {
+		return fmt.Errorf("group_id: %d bytes is longer than %d", len(id), MaxGroupIDBytes)
+	}
+	return validateID("group_id", id)
+}
+
 // ValidateOrderID checks an order id as TicketOrder.Validate does: 1 to
 // 128 letters, digits, '-' and '_'. An id that fails it names no order.
 func ValidateOrderID(id string) error { return validateID("order_id", id) }

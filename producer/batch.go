@@ -49,7 +49,7 @@ func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOpt
 	msgs := make([]*message, 0, len(js))
 	at := make([]int, 0, len(js)) // at[k] is the index in js of msgs[k]
 	for i, job := range js {
-		m, err := p.encode(job, so)
+		m, err := p.encode(job, so, i)
 		if err != nil {
 			results[i].Err = err
 			continue

@@ -3,6 +3,7 @@ package producer
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -99,8 +100,9 @@ func (o Options) withDefaults() Options {
 type SendOption func(*sendOptions)
 
 type sendOptions struct {
-	delay time.Duration
-	jobID string
+	delay  time.Duration
+	jobIDs []string
+	group  string
 }
 
 // Delay returns an option that keeps the messages invisible to consumers
@@ -119,15 +121,40 @@ func Delay(d time.Duration) SendOption {
 // must pass jobs.ValidateJobID; Send refuses others with ErrInvalidJob
 // before any network call. SendBatch takes it only for a single job.
 func JobID(id string) SendOption {
-	return func(o *sendOptions) { o.jobID = id }
+	return JobIDs(id)
+}
+
+// JobIDs returns an option that sends the i-th job of a SendBatch under
+// ids[i], as JobID does for one job. SendBatch refuses it, with
+// ErrInvalidJob for every job, unless it holds one id per job.
+func JobIDs(ids ...string) SendOption {
+	ids = slices.Clone(ids)
+	return func(o *sendOptions) { o.jobIDs = ids }
+}
+
+// Group returns an option that marks the jobs as members of fan-out group
+// id (their group_id attribute): see package groups, which sets it. id
+// must pass jobs.ValidateGroupID; Send refuses others with ErrInvalidJob
+// before any network call.
+func Group(id string) SendOption {
+	return func(o *sendOptions) { o.group = id }
 }
 
 // checkBatch refuses options that cannot apply to a batch of n jobs.
 func (so sendOptions) checkBatch(n int) error {
-	if so.jobID != "" && n > 1 {
-		return fmt.Errorf("producer: %w: one JobID for %d jobs", ErrInvalidJob, n)
+	if so.jobIDs != nil && len(so.jobIDs) != n {
+		return fmt.Errorf("producer: %w: %d job ids for %d jobs", ErrInvalidJob, len(so.jobIDs), n)
 	}
 	return nil
+}
+
+// jobID returns the id that job i of the send must have, or "" for a
+// fresh one.
+func (so sendOptions) jobID(i int) string {
+	if so.jobIDs == nil {
+		return ""
+	}
+	return so.jobIDs[i]
 }
 
 func collectSendOptions(opts []SendOption) sendOptions {

@@ -75,7 +75,11 @@ func (p *Producer) Options() Options {
 // cancelled by its own ctx (the others depend on it): that Send returns its
 // message's real outcome once the call ends.
 func (p *Producer) Send(ctx context.Context, job jobs.Job, opts ...SendOption) (jobID string, err error) {
-	m, err := p.encode(job, collectSendOptions(opts))
+	so := collectSendOptions(opts)
+	if err := so.checkBatch(1); err != nil {
+		return "", err
+	}
+	m, err := p.encode(job, so, 0)
 	if err != nil {
 		return "", err
 	}
@@ -106,9 +110,9 @@ type message struct {
 	size    int // as SQS counts it: body plus attributes
 }
 
-// encode checks job and so and builds its message. It makes no network
-// call.
-func (p *Producer) encode(job jobs.Job, so sendOptions) (*message, error) {
+// encode checks job, the i-th of its send, and so and builds its message.
+// It makes no network call.
+func (p *Producer) encode(job jobs.Job, so sendOptions, i int) (*message, error) {
 	if job == nil {
 		return nil, fmt.Errorf("producer: %w: nil job", ErrInvalidJob)
 	}
@@ -120,11 +124,11 @@ func (p *Producer) encode(job jobs.Job, so sendOptions) (*message, error) {
 		return nil, fmt.Errorf("producer: %s job: %w: %v is not between 0 and %v", typ, ErrInvalidDelay, so.delay, MaxDelay)
 	}
 	id := rand.Text()
-	if so.jobID != "" {
-		if err := jobs.ValidateJobID(so.jobID); err != nil {
+	if want := so.jobID(i); want != "" {
+		if err := jobs.ValidateJobID(want); err != nil {
 			return nil, fmt.Errorf("producer: %s job: %w: %w", typ, ErrInvalidJob, err)
 		}
-		id = so.jobID
+		id = want
 	}
 	body, err := jobs.Marshal(job)
 	if err != nil {
@@ -141,6 +145,12 @@ func (p *Producer) encode(job jobs.Job, so sendOptions) (*message, error) {
 	m.setAttr(jobs.AttrJobType, typ)
 	m.setAttr(jobs.AttrJobID, m.id)
 	m.setAttr(jobs.AttrEnqueuedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	if so.group != "" {
+		if err := jobs.ValidateGroupID(so.group); err != nil {
+			return nil, fmt.Errorf("producer: %s job: %w: %w", typ, ErrInvalidJob, err)
+		}
+		m.setAttr(jobs.AttrGroupID, so.group)
+	}
 	if len(p.opts.SigningKey) > 0 {
 		m.setAttr(jobs.AttrSignature, jobs.Sign(p.opts.SigningKey, body))
 	}

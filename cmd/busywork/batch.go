@@ -17,6 +17,7 @@ import (
 	"github.com/busywork/busywork"
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/dlq"
 	"github.com/busywork/busywork/jobs"
@@ -197,8 +198,9 @@ func runBatchRepair(ctx context.Context, inv *busywork.Invocation) error {
 	if err != nil {
 		return err
 	}
-	tickets := &handlers.Tickets{Store: ddb.New(awsclient.NewDynamoDB(awsCfg), settings.Table), Queue: router,
-		Logger: slog.New(slog.DiscardHandler)}
+	store := ddb.New(awsclient.NewDynamoDB(awsCfg), settings.Table)
+	quiet := slog.New(slog.DiscardHandler)
+	tickets := &handlers.Tickets{Store: store, Groups: groups.New(store, router, groups.Options{Logger: quiet}), Logger: quiet}
 	r, err := tickets.Repair(ctx, id)
 	if err != nil {
 		return storeError(err, id, settings.Table)
@@ -210,7 +212,7 @@ func runBatchRepair(ctx context.Context, inv *busywork.Invocation) error {
 	case r.DispatchEnqueued:
 		msg = fmt.Sprintf("order %s: every ticket is made; enqueued its dispatch (job %s, lane %s). The tickets are emailed once, "+
 			"also if another dispatch is on its way. Follow it with: busywork batch status %s\n",
-			id, handlers.DispatchJobID(id), router.Lane(jobs.TypeDispatchTickets), id)
+			id, groups.FollowUpID(id), router.Lane(jobs.TypeDispatchTickets), id)
 	case len(r.Requeued) > 0:
 		msg = fmt.Sprintf("order %s: enqueued the %d failed tickets again (%s, lane %s); the order is emailed once they are made. "+
 			"Their dead letters may stay in the DLQ: replaying them too changes nothing. Follow it with: busywork batch status %s\n",

@@ -49,7 +49,7 @@ func TestBatchStatus_PrintsProgressFailedTicketsAndDispatch(t *testing.T) {
 		t.Errorf("before the batch, stdout:\n%s\nwant:\n%s", got, want)
 	}
 
-	if _, err := store.CreateBatch(ctx, id, 5, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, id, 5, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []int{4, 1, 2} {
@@ -95,7 +95,7 @@ func TestBatchStatus_PrintsProgressFailedTicketsAndDispatch(t *testing.T) {
 func TestBatchStatus_JSONIsTheOrderStatus(t *testing.T) {
 	store, id, env := newOrder(t, 3, time.Unix(1_760_000_000, 0))
 	ctx := t.Context()
-	if _, err := store.CreateBatch(ctx, id, 3, 0); err != nil {
+	if _, err := store.CreateBatch(ctx, id, 3, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.MarkChildDone(ctx, id, 2); err != nil {

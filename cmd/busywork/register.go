@@ -34,13 +34,11 @@ func register(mux *consumer.Mux, env *busywork.Env) error {
 		}
 	}
 	handlers.Register(mux, handlers.Deps{
-		Logger: env.Logger,
-		Store:  ddb.New(dynamo, env.Table),
-		Mail:   mail,
-		From:   cfg.FromEmail,
-		// Nil when not serving: the ticket jobs are registered for their
-		// types, and never run.
-		Queue:         env.Queue,
+		Logger:        env.Logger,
+		Store:         ddb.New(dynamo, env.Table),
+		Mail:          mail,
+		From:          cfg.FromEmail,
+		Groups:        env.Groups,
 		BaseURL:       cfg.BaseURL,
 		TicketKey:     []byte(cfg.TicketKey),
 		MaxEmailBytes: cfg.MaxEmailBytes,

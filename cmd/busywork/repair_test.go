@@ -25,7 +25,8 @@ func TestBatchRepair_AStalledOrderSaysWhatToDoAndRepairingItTwiceEmailsOnce(t *t
 	if _, err := store.PutOrder(ctx, ddb.Order{ID: id, Email: to, Event: "Gala", Tickets: 2}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.CreateBatch(ctx, id, 2, 0); err != nil {
+	dispatch := &ddb.FollowUpJob{Type: "dispatch_tickets", Fields: []byte(`{"order_id":"` + id + `"}`)}
+	if _, err := store.CreateBatch(ctx, id, 2, dispatch, 0); err != nil {
 		t.Fatal(err)
 	}
 	for n := 1; n <= 2; n++ {
@@ -61,7 +62,7 @@ func TestBatchRepair_AStalledOrderSaysWhatToDoAndRepairingItTwiceEmailsOnce(t *t
 	since := time.Now()
 	for range 2 {
 		r := runBusywork(t, env, "batch", "repair", id)
-		if r.code != 0 || !strings.Contains(r.stdout, "order "+id+": every ticket is made; enqueued its dispatch (job dispatch-"+id+", lane default)") {
+		if r.code != 0 || !strings.Contains(r.stdout, "order "+id+": every ticket is made; enqueued its dispatch (job "+id+"-follow-up, lane default)") {
 			t.Fatalf("batch repair: exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 		}
 	}

@@ -306,7 +306,7 @@ func TestOrderStatus_ShowsProgressFailuresAndDispatch(t *testing.T) {
 		t.Fatalf("before the batch: %+v, want 0 of 5 done, created at %v", v, created)
 	}
 
-	if _, err := e.store.CreateBatch(ctx, id, 5, 0); err != nil {
+	if _, err := e.store.CreateBatch(ctx, id, 5, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []int{4, 1, 2} {
@@ -365,7 +365,7 @@ func TestOrderStatus_UnknownOrMalformedOrderIs404JSON(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	// A batch alone is no order.
 	orphan := strings.ToLower(testenv.UniqueName(t, "batch-", 100))
-	if _, err := e.store.CreateBatch(t.Context(), orphan, 1, 0); err != nil {
+	if _, err := e.store.CreateBatch(t.Context(), orphan, 1, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	ids := []string{

@@ -1,4 +1,4 @@
-package handlers
+package claim
 
 import (
 	"context"
@@ -33,8 +33,8 @@ func TestClaimEnd_IsTheDeadlinePlusTheConsumersHungGrace(t *testing.T) {
 	if got := leaseUntil(time.Now().Add(2 * time.Second)); got > 2*time.Second || got < time.Second {
 		t.Errorf("lease 2 s before the end = %s, want at most what is left", got)
 	}
-	if got := leaseUntil(time.Now().Add(time.Hour)); got != ClaimLease {
-		t.Errorf("lease an hour before the end = %s, want ClaimLease", got)
+	if got := leaseUntil(time.Now().Add(time.Hour)); got != Lease {
+		t.Errorf("lease an hour before the end = %s, want Lease", got)
 	}
 }
 
@@ -44,7 +44,7 @@ func TestOnce_LosingTheClaimCancelsTheWork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	err := once(ctx, store, "job-1", "test work", slog.New(slog.DiscardHandler), func(ctx context.Context) (string, error) {
+	err := Once(ctx, store, "job-1", "test work", slog.New(slog.DiscardHandler), func(ctx context.Context) (string, error) {
 		// Another attempt finishes the job meanwhile (as one that took over
 		// a lapsed claim would): the next renewal finds the claim lost.
 		if err := store.CompleteJob(ctx, "job-1", "by the other attempt"); err != nil {

@@ -1,4 +1,8 @@
-package handlers
+// Package claim makes a side effect happen once per id, however often
+// the job that causes it is delivered: the work runs under a claim in
+// DynamoDB (ddb.Store's ClaimJob), renewed while it runs and completed
+// when it is done.
+package claim
 
 import (
 	"context"
@@ -12,39 +16,40 @@ import (
 	"github.com/busywork/busywork/ddb"
 )
 
-// JobClaims is the part of *ddb.Store that makes a side effect happen once
+// Store is the part of *ddb.Store that makes a side effect happen once
 // per job id, however often its job is delivered.
-type JobClaims interface {
+type Store interface {
 	ClaimJob(ctx context.Context, jobID string, lease time.Duration) (ddb.Claim, error)
 	RenewJob(ctx context.Context, jobID, owner string, lease time.Duration) (time.Time, error)
 	CompleteJob(ctx context.Context, jobID, result string) error
 	ReleaseJob(ctx context.Context, jobID, owner string) error
 }
 
-// ClaimLease is how long a job's claim holds between two renewals. The
-// attempt holding it renews it every ClaimLease/3 while its work runs, up
+// Lease is how long a job's claim holds between two renewals. The
+// attempt holding it renews it every Lease/3 while its work runs, up
 // to the job's deadline plus the consumer's hung grace, so a worker that
-// dies holding a claim delays the job's next delivery by about ClaimLease
+// dies holding a claim delays the job's next delivery by about Lease
 // (DynamoDB keeps whole seconds: at most a second more).
-const ClaimLease = 5 * time.Second
+const Lease = 5 * time.Second
 
 // claimRenewal is how often a claim is renewed while its work runs: three
 // times a lease, so that one slow or failed renewal does not lose it.
-const claimRenewal = ClaimLease / 3
+const claimRenewal = Lease / 3
 
-// releaseTimeout bounds the DynamoDB writes that settle a claim after the
-// handler's own context may have ended.
-const releaseTimeout = 5 * time.Second
+// SettleTimeout bounds the DynamoDB writes that settle a claim (or any
+// record of a job's outcome) after the handler's own context may have
+// ended.
+const SettleTimeout = 5 * time.Second
 
-// once runs do under the idempotency claim of id: not at all when an
+// Once runs do under the idempotency claim of id: not at all when an
 // earlier attempt completed it, later (a RetryAfter error) while another
 // attempt holds it. do returns the result to record. While do runs, the
-// claim is renewed (see ClaimLease); if it is lost, do's context is
+// claim is renewed (see Lease); if it is lost, do's context is
 // cancelled, since another attempt may be doing the work. When do fails,
 // the claim is released so that a retry may run at once; when it
 // succeeds, the claim is completed. what names the work in logs and
 // errors.
-func once(ctx context.Context, claims JobClaims, id, what string, log *slog.Logger, do func(context.Context) (string, error)) error {
+func Once(ctx context.Context, claims Store, id, what string, log *slog.Logger, do func(context.Context) (string, error)) error {
 	end := claimEnd(ctx)
 	claim, err := claims.ClaimJob(ctx, id, leaseUntil(end))
 	if err != nil {
@@ -71,7 +76,7 @@ func once(ctx context.Context, claims JobClaims, id, what string, log *slog.Logg
 	stopRenewals()
 	wg.Wait()
 
-	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
 	defer cancel()
 	if err != nil {
 		if cause := context.Cause(work); errors.Is(cause, ddb.ErrClaimLost) {
@@ -96,7 +101,7 @@ func once(ctx context.Context, claims JobClaims, id, what string, log *slog.Logg
 // leases that never pass end. When the claim turns out lost, or its lease
 // runs out before a renewal succeeds, it calls lose with an error wrapping
 // ddb.ErrClaimLost and returns.
-func renew(ctx context.Context, claims JobClaims, id string, claim ddb.Claim, end time.Time, lose context.CancelCauseFunc, log *slog.Logger) {
+func renew(ctx context.Context, claims Store, id string, claim ddb.Claim, end time.Time, lose context.CancelCauseFunc, log *slog.Logger) {
 	tick := time.NewTicker(claimRenewal)
 	defer tick.Stop()
 	until := claim.LeaseUntil
@@ -143,8 +148,8 @@ func claimEnd(ctx context.Context) time.Time {
 	return deadline.Add(d.HungGrace)
 }
 
-// leaseUntil returns the lease to ask for now: ClaimLease, or what is left
+// leaseUntil returns the lease to ask for now: Lease, or what is left
 // until end when that is shorter.
 func leaseUntil(end time.Time) time.Duration {
-	return min(ClaimLease, time.Until(end))
+	return min(Lease, time.Until(end))
 }
