@@ -20,7 +20,12 @@ import (
 // back, the rate it allows is measured on the next update and the window
 // doubles, so a lane reaches its handlers' or its queue's pace within a
 // few round trips. r is the peak rate, decaying with rateMemory, so that a
-// pause does not shrink the windows at once.
+// pause does not shrink the windows at once. r is never more than the
+// lane's slots can finish by Little's law, its concurrency over the mean
+// time a job holds a slot: jobs that finish together within one update
+// (five 300 ms jobs started at once) would otherwise read as a rate many
+// times what the slots sustain, and the lane would hold that much more
+// ahead of its handlers.
 //
 // With the round trip of receives, the window sizes the receives in
 // flight (window / 10, at least minReceives) and what a lane holds ahead
@@ -62,9 +67,11 @@ const (
 // and visibility changes), since either can be slow without the other.
 // Its methods are safe for concurrent use.
 type flow struct {
-	now func() time.Time
+	now   func() time.Time
+	slots int // the lane's concurrency
 
-	done atomic.Int64 // jobs finished since the last update
+	done    atomic.Int64 // jobs finished since the last update
+	service atomic.Int64 // a job's time in its slot in ns, smoothed; 0: none yet
 
 	mu      sync.Mutex
 	last    time.Time  // of the last rate update
@@ -81,14 +88,27 @@ const (
 	settleCall
 )
 
-func newFlow(now func() time.Time) *flow {
+// newFlow returns the flow of a lane of slots workers.
+func newFlow(now func() time.Time, slots int) *flow {
 	t := now()
-	return &flow{now: now, last: t, receive: roundTrips{since: t}, settle: roundTrips{since: t}}
+	return &flow{now: now, slots: slots, last: t, receive: roundTrips{since: t}, settle: roundTrips{since: t}}
 }
 
 // finished counts a job whose handler returned (or that left the lane
-// without one).
-func (f *flow) finished() { f.done.Add(1) }
+// without one) after holding its slot for d.
+func (f *flow) finished(d time.Duration) {
+	f.done.Add(1)
+	for { // an average that gives each job an eighth of the weight
+		old := f.service.Load()
+		next := max(int64(d), 1)
+		if old != 0 {
+			next = max(old+(int64(d)-old)/8, 1)
+		}
+		if f.service.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
 
 // roundTrip records the duration of a successful SQS call of kind k. A
 // receive counts only when it brought messages: an empty one waited out
@@ -122,6 +142,9 @@ func (f *flow) pace() pace {
 	if dt := now.Sub(f.last); dt >= flowTick {
 		n := f.done.Swap(0)
 		f.rate = math.Max(float64(n)/dt.Seconds(), f.rate*math.Exp(-dt.Seconds()/rateMemory.Seconds()))
+		if service := time.Duration(f.service.Load()); service > 0 {
+			f.rate = math.Min(f.rate, float64(f.slots)/service.Seconds())
+		}
 		f.last = now
 	}
 	return pace{

@@ -54,7 +54,7 @@ func TestWindowsFor_FollowTheRateTimesTheRoundTrip(t *testing.T) {
 
 func TestFlow_RateRisesAtOnceAndDecaysSlowly(t *testing.T) {
 	c := newClock()
-	f := newFlow(c.now)
+	f := newFlow(c.now, 10)
 	c.advance(100 * time.Millisecond)
 	finish(f, 500)
 	if got := f.pace().rate; got != 5000 {
@@ -74,9 +74,32 @@ func TestFlow_RateRisesAtOnceAndDecaysSlowly(t *testing.T) {
 	}
 }
 
+func TestFlow_TheRateIsAtMostWhatTheSlotsCanFinish(t *testing.T) {
+	c := newClock()
+	f := newFlow(c.now, 5)
+	// Five 300 ms jobs that started together finish within one update:
+	// 200 a second in that update, but five slots finish at most 5 / 0.3 s.
+	c.advance(flowTick)
+	for range 5 {
+		f.finished(300 * time.Millisecond)
+	}
+	if got, most := f.pace().rate, 5/0.3; got > most+0.01 {
+		t.Fatalf("rate %v after five 300 ms jobs in one update, want at most %v", got, most)
+	}
+	// Jobs of 50 µs: the slots are no bound on a rate of thousands.
+	f2 := newFlow(c.now, 10)
+	c.advance(flowTick)
+	for range 250 {
+		f2.finished(50 * time.Microsecond)
+	}
+	if got := f2.pace().rate; got != 10_000 {
+		t.Fatalf("rate %v after 250 jobs of 50 µs in 25 ms, want 10000", got)
+	}
+}
+
 func TestFlow_WhileTheWindowHoldsALaneBackItDoublesEachUpdate(t *testing.T) {
 	c := newClock()
-	f := newFlow(c.now)
+	f := newFlow(c.now, 10)
 	q := queue(10)
 	const rtt = 20 * time.Millisecond
 	f.roundTrip(receiveCall, rtt)
@@ -100,7 +123,7 @@ func TestFlow_WhileTheWindowHoldsALaneBackItDoublesEachUpdate(t *testing.T) {
 
 func TestFlow_RoundTripsAreSmoothedAndReceivesBoundedByTheShortest(t *testing.T) {
 	c := newClock()
-	f := newFlow(c.now)
+	f := newFlow(c.now, 10)
 	if p := f.pace(); p.receive != defaultRTT || p.settle != defaultRTT {
 		t.Fatalf("before any call: %+v, want the default %s", p, defaultRTT)
 	}

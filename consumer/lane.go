@@ -93,7 +93,7 @@ func (c *Consumer) newLane(ctx context.Context, stop context.Context, q QueueCon
 		lease:       lease,
 		firstLease:  min(lease, FirstLease),
 		callTimeout: min(maxCallTimeout, lease*3/4),
-		flow:        newFlow(c.now),
+		flow:        newFlow(c.now, q.Concurrency),
 		ready:       make(chan *message, q.Concurrency+maxBatch*q.MaxReceives),
 		held:        newPending(),
 		workers:     newPending(),

@@ -25,13 +25,14 @@ var (
 func (l *lane) work(jobsCtx context.Context) {
 	defer l.workers.done()
 	for m := range l.ready {
+		took := l.c.now()
 		select {
 		case <-l.draining:
 			l.finish(m, result{outcome: OutcomeReleased, err: ErrShuttingDown})
 		default:
 			l.process(jobsCtx, m)
 		}
-		l.flow.finished()
+		l.flow.finished(l.c.now().Sub(took))
 		l.poll.release(1)
 	}
 }

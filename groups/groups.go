@@ -243,7 +243,7 @@ func (g *Groups) sendFollowUp(ctx context.Context, id string, log *slog.Logger) 
 		if rerr := g.store.ReleaseFollowUp(settle, id); rerr != nil {
 			log.WarnContext(ctx, "groups: could not release the follow-up's claim; its retry waits for the lease", "error", rerr)
 		}
-		return fmt.Errorf("groups: group %s: enqueue its follow-up: %w", id, err)
+		return fmt.Errorf("groups: enqueue the follow-up: %w", err) // the error names its job id
 	}
 	if err := g.store.MarkFollowUpSent(settle, id); err != nil {
 		// Sent: failing now would send it again.

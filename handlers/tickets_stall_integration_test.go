@@ -90,7 +90,7 @@ func TestTickets_ADispatchNotEnqueuedOnTheLastTicketsLastReceiveIsRecordedAndARe
 	// both of its receives: the order records why, and which ticket.
 	st := w.awaitStatus(id, 2*time.Minute, "the stall recorded", func(st ddb.OrderStatus) bool { return st.Stalled != nil })
 	if !st.Complete || st.Dispatched || len(st.Stalled.Tickets) != 1 || st.Stalled.DispatchFailed ||
-		!strings.Contains(st.Stalled.Reason, "enqueue its follow-up") || !strings.Contains(st.Stalled.Reason, "injected: the service is down") {
+		!strings.Contains(st.Stalled.Reason, "groups: enqueue the follow-up: producer: send dispatch_tickets job") || !strings.Contains(st.Stalled.Reason, "injected: the service is down") {
 		t.Fatalf("status %+v, stall %+v; want complete, not dispatched, one ticket's enqueue failing", st, st.Stalled)
 	}
 	if n := f.fails.Load(); n != 2 {
