@@ -15,7 +15,9 @@ func finish(f *flow, n int)              { f.done.Add(int64(n)) }
 func queue(concurrency int) QueueConfig {
 	return QueueConfig{Concurrency: concurrency, MaxReceives: 100, MaxUnconfirmed: 1000}
 }
-func paceOf(rate float64, rtt time.Duration) pace { return pace{rate: rate, receive: rtt, settle: rtt} }
+func paceOf(rate float64, rtt time.Duration) pace {
+	return pace{rate: rate, intake: rate, receive: rtt, settle: rtt}
+}
 
 func TestWindowsFor_FollowTheRateTimesTheRoundTrip(t *testing.T) {
 	tests := []struct {
@@ -38,7 +40,7 @@ func TestWindowsFor_FollowTheRateTimesTheRoundTrip(t *testing.T) {
 			windows{receives: 2, ahead: 10, unconfirmed: 10}},
 		{"past the ceilings", queue(10), paceOf(1e6, time.Second),
 			windows{receives: 100, ahead: 1000, unconfirmed: 1000}},
-		{"slow deletes widen only the deletes", queue(10), pace{rate: 500, receive: 20 * time.Millisecond, settle: 220 * time.Millisecond},
+		{"slow deletes widen only the deletes", queue(10), pace{rate: 500, intake: 500, receive: 20 * time.Millisecond, settle: 220 * time.Millisecond},
 			windows{receives: 2, ahead: 20, unconfirmed: 220}},
 		{"a ceiling under the floor wins", QueueConfig{Concurrency: 10, MaxReceives: 2, MaxUnconfirmed: 3}, paceOf(10_000, 20*time.Millisecond),
 			windows{receives: 2, ahead: 20, unconfirmed: 3}},
@@ -74,7 +76,7 @@ func TestFlow_RateRisesAtOnceAndDecaysSlowly(t *testing.T) {
 	}
 }
 
-func TestFlow_TheRateIsAtMostWhatTheSlotsCanFinish(t *testing.T) {
+func TestFlow_TheIntakeIsAtMostWhatTheSlotsCanFinish(t *testing.T) {
 	c := newClock()
 	f := newFlow(c.now, 5)
 	// Five 300 ms jobs that started together finish within one update:
@@ -83,8 +85,8 @@ func TestFlow_TheRateIsAtMostWhatTheSlotsCanFinish(t *testing.T) {
 	for range 5 {
 		f.finished(300 * time.Millisecond)
 	}
-	if got, most := f.pace().rate, 5/0.3; got > most+0.01 {
-		t.Fatalf("rate %v after five 300 ms jobs in one update, want at most %v", got, most)
+	if p, most := f.pace(), 5/0.3; p.intake > most+0.01 || p.rate != 200 {
+		t.Fatalf("pace %+v after five 300 ms jobs in one update, want the rate 200 and the intake at most %v", p, most)
 	}
 	// Jobs of 50 µs: the slots are no bound on a rate of thousands.
 	f2 := newFlow(c.now, 10)
@@ -92,8 +94,8 @@ func TestFlow_TheRateIsAtMostWhatTheSlotsCanFinish(t *testing.T) {
 	for range 250 {
 		f2.finished(50 * time.Microsecond)
 	}
-	if got := f2.pace().rate; got != 10_000 {
-		t.Fatalf("rate %v after 250 jobs of 50 µs in 25 ms, want 10000", got)
+	if p := f2.pace(); p.intake != 10_000 || p.rate != 10_000 {
+		t.Fatalf("pace %+v after 250 jobs of 50 µs in 25 ms, want rate and intake 10000", p)
 	}
 }
 
