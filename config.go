@@ -29,7 +29,7 @@ type config struct {
 	// Bulk is the bulk lane's: BUSYWORK_BULK_QUEUE and the others.
 	Bulk LaneConfig `envconfig:"BULK"`
 	// Routes overrides the App's routing table of job types to lanes, as
-	// in "ping=bulk,dispatch_tickets=critical".
+	// in "ping=bulk,welcome_email=critical".
 	Routes string `envconfig:"ROUTES"`
 	// Table is the DynamoDB table's name.
 	Table string `envconfig:"TABLE" default:"busywork"`

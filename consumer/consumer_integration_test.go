@@ -142,16 +142,16 @@ func TestConsumer_DeadLettersPoisonMessagesWithAReasonAndKeepsWorking(t *testing
 		handled.add(j.Message)
 		return nil
 	})
-	consumer.Handle(mux, func(ctx context.Context, j jobs.MagicLink) error {
+	consumer.Handle(mux, func(ctx context.Context, j welcome) error {
 		return consumer.Permanent(errBoom)
 	})
 	poison := map[string]string{ // body -> what its error attribute must say
-		`not json at all`:                               "malformed job",
-		`{"type":"launch_rockets"}`:                     `no handler for job type "launch_rockets"`,
-		`{"type":"ping","message":12}`:                  "decode ping job",
-		`{"type":"magic_link","email":"nope"}`:          "invalid magic_link job: email",
-		`{"type":"magic_link","email":"a@example.com"}`: "permanent: boom",
-		`{"type":"\u0001"}`:                             `no handler for job type "\x01"`, // a type SQS refuses in an attribute
+		`not json at all`:                           "malformed job",
+		`{"type":"launch_rockets"}`:                 `no handler for job type "launch_rockets"`,
+		`{"type":"ping","message":12}`:              "decode ping job",
+		`{"type":"welcome_email","user_id":"Ada!"}`: "invalid welcome_email job: user_id",
+		`{"type":"welcome_email","user_id":"ada"}`:  "permanent: boom",
+		`{"type":"\u0001"}`:                         `no handler for job type "\x01"`, // a type SQS refuses in an attribute
 	}
 	for body := range poison {
 		sendRaw(t, client, url, body)

@@ -3,11 +3,13 @@
 // SQS: deleted when done, retried with backoff through its visibility
 // timeout, or moved to the queue's dead-letter queue.
 //
-// Register typed handlers on a Mux and run a Consumer until a signal:
+// Register typed handlers on a Mux and run a Consumer until a signal. A
+// handler takes a job type of the service's own (a jobs.Job, such as a
+// WelcomeEmail with a UserID field):
 //
 //	mux := consumer.NewMux()
-//	consumer.Handle(mux, func(ctx context.Context, j jobs.MagicLink) error {
-//		return sendLink(ctx, j.Email)
+//	consumer.Handle(mux, func(ctx context.Context, j WelcomeEmail) error {
+//		return sendWelcome(ctx, j.UserID)
 //	}, consumer.Timeout(10*time.Second))
 //
 //	c, err := consumer.New(sqs.NewFromConfig(cfg), mux, consumer.Config{

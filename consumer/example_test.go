@@ -55,8 +55,8 @@ var errNoSuchUser = errors.New("no such user")
 // retries it with backoff.
 func ExampleHandle() {
 	mux := consumer.NewMux()
-	consumer.Handle(mux, func(ctx context.Context, j jobs.DispatchTickets) error {
-		switch err := dispatch(ctx, j.OrderID); {
+	consumer.Handle(mux, func(ctx context.Context, j welcome) error {
+		switch err := sendWelcome(ctx, j.UserID); {
 		case errors.Is(err, errNoSuchUser):
 			return consumer.Permanent(err)
 		case err != nil:
@@ -66,4 +66,4 @@ func ExampleHandle() {
 	}, consumer.Timeout(30*time.Second))
 }
 
-func dispatch(context.Context, string) error { return nil }
+func sendWelcome(context.Context, string) error { return nil }

@@ -106,19 +106,19 @@ func TestConsumer_HandlersEnqueueFollowUpJobs(t *testing.T) {
 	p := producer.New(client, url, producer.WithSigningKey(key))
 	handled := newTally()
 	mux := consumer.NewMux()
-	consumer.Handle(mux, func(ctx context.Context, j jobs.DispatchTickets) error {
-		handled.add("dispatch " + j.OrderID)
+	consumer.Handle(mux, func(ctx context.Context, j jobs.Ping) error {
+		handled.add("ping " + j.Message)
 		return nil
 	})
-	consumer.Handle(mux, func(ctx context.Context, j jobs.GenerateTicket) error {
-		handled.add("ticket")
-		_, err := p.Send(ctx, jobs.DispatchTickets{OrderID: j.OrderID})
+	consumer.Handle(mux, func(ctx context.Context, j welcome) error {
+		handled.add("welcome")
+		_, err := p.Send(ctx, jobs.Ping{Message: "welcomed " + j.UserID})
 		return err
 	})
-	if _, err := p.Send(t.Context(), jobs.GenerateTicket{OrderID: "o-1", Number: 1, Total: 1, Event: "G"}); err != nil {
+	if _, err := p.Send(t.Context(), welcome{UserID: "ada"}); err != nil {
 		t.Fatal(err)
 	}
 	start(t, client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: url}}, SigningKey: key})
-	handled.await(t, 10*time.Second, "the ticket and its follow-up dispatch handled",
-		func(n map[string]int) bool { return n["ticket"] == 1 && n["dispatch o-1"] == 1 })
+	handled.await(t, 10*time.Second, "the welcome and its follow-up ping handled",
+		func(n map[string]int) bool { return n["welcome"] == 1 && n["ping welcomed ada"] == 1 })
 }

@@ -24,6 +24,25 @@ import (
 	"github.com/busywork/busywork/jobs"
 )
 
+// welcome is a job type of the tests' own, as a service declares one: a
+// user's welcome email.
+type welcome struct {
+	UserID string `json:"user_id"`
+}
+
+func (welcome) Type() string { return "welcome_email" }
+
+// Validate refuses a user id that is not 1 to 63 lower-case letters,
+// digits and '-'.
+func (j welcome) Validate() error {
+	if j.UserID == "" || len(j.UserID) > 63 || strings.ContainsFunc(j.UserID, func(r rune) bool {
+		return !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z')
+	}) {
+		return fmt.Errorf("user_id: %q is not 1 to 63 lower-case letters, digits and '-'", j.UserID)
+	}
+	return nil
+}
+
 // running is a consumer serving in the background of a test.
 type running struct {
 	*consumer.Consumer

@@ -27,7 +27,7 @@
 //	order            ORDER#<id>             ORDER                email, event, tickets, created_at, ttl
 //	ticket file      ORDER#<id>             TICKET#<n, 5 digits> number, pdf, ttl
 //
-// <email> is the address normalised by jobs.NormalizeEmail (trimmed,
+// <email> is the address normalised by NormalizeEmail (trimmed,
 // lower-cased). A token or session id is never stored: its item is keyed by the
 // hex-encoded SHA-256 of the token's 32 random bytes, so a read of the
 // table yields no usable link. <start> is the window's start in Unix

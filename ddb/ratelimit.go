@@ -10,8 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/busywork/busywork/jobs"
 )
 
 // rateMargin keeps a window's counter a while past the window's end, so
@@ -28,7 +26,7 @@ const rateMargin = 10 * time.Minute
 // again without counting twice. A refused job is not counted. The item's
 // ttl is the window's end plus a margin; a new window starts from zero.
 func (s *Store) AllowLink(ctx context.Context, email, jobID string, now time.Time) (bool, error) {
-	email = jobs.NormalizeEmail(email)
+	email = NormalizeEmail(email)
 	switch {
 	case email == "":
 		return false, errors.New("ddb: allow link: email is empty")

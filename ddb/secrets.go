@@ -14,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/busywork/busywork/jobs"
 )
 
 // Magic-link tokens and session ids are secrets: 32 random bytes handed to
@@ -48,7 +46,7 @@ func decodeSecret(secret string) ([]byte, bool) {
 // valid for ttl, and returns it encoded.
 func (s *Store) putSecret(ctx context.Context, kind, email string, ttl time.Duration) (string, error) {
 	op := "ddb: create " + strings.ToLower(kind)
-	email = jobs.NormalizeEmail(email)
+	email = NormalizeEmail(email)
 	if email == "" {
 		return "", errors.New(op + ": email is empty")
 	}

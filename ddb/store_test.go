@@ -53,6 +53,12 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+func TestNormalizeEmail(t *testing.T) {
+	if got := ddb.NormalizeEmail("  Ada@Example.COM \n"); got != "ada@example.com" {
+		t.Fatalf("NormalizeEmail = %q", got)
+	}
+}
+
 func TestStore_FindsUserByNormalisedEmail(t *testing.T) {
 	store, _, _, _ := newStore(t)
 	ctx := testCtx(t)

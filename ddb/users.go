@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/busywork/busywork/jobs"
 )
 
 // User is a person who may log in with a magic link.
@@ -29,11 +28,18 @@ func userKey(email string) map[string]types.AttributeValue {
 	return key("USER#"+email, skUser)
 }
 
+// NormalizeEmail returns the canonical form of an email address, the one
+// users, their tokens, sessions and rate limits are stored under: trimmed of
+// surrounding space and lower-cased.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
 // PutUser stores a user under the normalised form of email
-// (jobs.NormalizeEmail). It is an idempotent create: when the user exists
+// (NormalizeEmail). It is an idempotent create: when the user exists
 // already, PutUser changes nothing and returns nil.
 func (s *Store) PutUser(ctx context.Context, email, name string) error {
-	email = jobs.NormalizeEmail(email)
+	email = NormalizeEmail(email)
 	if email == "" {
 		return errors.New("ddb: put user: email is empty")
 	}
@@ -59,7 +65,7 @@ func (s *Store) PutUser(ctx context.Context, email, name string) error {
 // GetUser returns the user stored under the normalised form of email, or
 // an error wrapping ErrNotFound.
 func (s *Store) GetUser(ctx context.Context, email string) (User, error) {
-	email = jobs.NormalizeEmail(email)
+	email = NormalizeEmail(email)
 	if email == "" {
 		return User{}, fmt.Errorf("ddb: get user: empty email: %w", ErrNotFound)
 	}

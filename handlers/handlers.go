@@ -1,8 +1,9 @@
 // Package handlers holds the application's jobs: magic link, the ticket
 // order with its generate ticket and dispatch tickets jobs (ping is the
-// runtime's, in every binary). Each handler is a struct holding its
-// dependencies, with a Handle method that the consumer calls with the typed
-// job; Register wires them all onto a consumer.Mux:
+// runtime's, in every binary); their types are in package demo. Each
+// handler is a struct holding its dependencies, with a Handle method that
+// the consumer calls with the typed job; Register wires them all onto a
+// consumer.Mux:
 //
 //	mux := consumer.NewMux()
 //	handlers.Register(mux, handlers.Deps{Logger: logger})
@@ -14,8 +15,8 @@ import (
 	"log/slog"
 
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/groups"
-	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
 
@@ -81,8 +82,8 @@ func Register(mux *consumer.Mux, deps Deps) {
 // one dispatch email) on the default lane.
 func Routes() producer.Routes {
 	return producer.Routes{
-		jobs.MagicLink{}.Type():      producer.LaneCritical,
-		jobs.TicketOrder{}.Type():    producer.LaneBulk,
-		jobs.GenerateTicket{}.Type(): producer.LaneBulk,
+		demo.MagicLink{}.Type():      producer.LaneCritical,
+		demo.TicketOrder{}.Type():    producer.LaneBulk,
+		demo.GenerateTicket{}.Type(): producer.LaneBulk,
 	}
 }

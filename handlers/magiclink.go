@@ -18,8 +18,8 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/internal/claim"
-	"github.com/busywork/busywork/jobs"
 )
 
 // MagicLinkSubject is the subject line of magic-link emails.
@@ -86,7 +86,7 @@ type MagicLink struct {
 // ends. SES throttling, server and network errors are returned as plain
 // errors (retried); SES refusing the message, the address or the account
 // is consumer.Permanent.
-func (h *MagicLink) Handle(ctx context.Context, job jobs.MagicLink) error {
+func (h *MagicLink) Handle(ctx context.Context, job demo.MagicLink) error {
 	d, ok := consumer.DeliveryFromContext(ctx)
 	if !ok || d.ID == "" {
 		return consumer.Permanent(errors.New("magic link: no job id in the context: run the handler through the consumer"))

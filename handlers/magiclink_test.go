@@ -22,6 +22,7 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
@@ -66,7 +67,7 @@ func mailsTo(t testing.TB, since time.Time, to string) []testenv.Mail {
 func delivered(t *testing.T, jobID string) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	return consumer.WithDelivery(ctx, consumer.Delivery{ID: jobID, Type: jobs.TypeMagicLink, ReceiveCount: 1})
+	return consumer.WithDelivery(ctx, consumer.Delivery{ID: jobID, Type: demo.TypeMagicLink, ReceiveCount: 1})
 }
 
 func putUser(t *testing.T, store *ddb.Store, email, name string) {
@@ -85,7 +86,7 @@ func TestMagicLink_ExistingUserGetsOneEmailWhoseLinkWorksOnce(t *testing.T) {
 	since := time.Now()
 
 	// The job carries the address as a person typed it.
-	if err := h.Handle(delivered(t, "job-1"), jobs.MagicLink{Email: " " + strings.ToUpper(to)}); err != nil {
+	if err := h.Handle(delivered(t, "job-1"), demo.MagicLink{Email: " " + strings.ToUpper(to)}); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 
@@ -124,7 +125,7 @@ func TestMagicLink_UnknownEmailSucceedsAndSendsNothing(t *testing.T) {
 	to := recipient(t)
 	since := time.Now()
 
-	if err := h.Handle(delivered(t, "job-1"), jobs.MagicLink{Email: to}); err != nil {
+	if err := h.Handle(delivered(t, "job-1"), demo.MagicLink{Email: to}); err != nil {
 		t.Fatalf("Handle: %v, want nil (an unknown address must look like a known one)", err)
 	}
 	if mails := mailsTo(t, since, to); len(mails) != 0 {
@@ -139,7 +140,7 @@ func TestMagicLink_SameJobTwiceSendsOneEmail(t *testing.T) {
 	since := time.Now()
 
 	for i := range 2 {
-		if err := h.Handle(delivered(t, "job-1"), jobs.MagicLink{Email: to}); err != nil {
+		if err := h.Handle(delivered(t, "job-1"), demo.MagicLink{Email: to}); err != nil {
 			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
@@ -147,7 +148,7 @@ func TestMagicLink_SameJobTwiceSendsOneEmail(t *testing.T) {
 		t.Fatalf("%d emails after one job delivered twice, want 1", len(mails))
 	}
 	// A new job for the same address is a new request: it sends.
-	if err := h.Handle(delivered(t, "job-2"), jobs.MagicLink{Email: to}); err != nil {
+	if err := h.Handle(delivered(t, "job-2"), demo.MagicLink{Email: to}); err != nil {
 		t.Fatal(err)
 	}
 	if mails := mailsTo(t, since, to); len(mails) != 2 {
@@ -165,7 +166,7 @@ func TestMagicLink_ConcurrentDeliveriesOfOneJobSendOneEmail(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { errs[i] = h.Handle(delivered(t, "job-1"), jobs.MagicLink{Email: to}) })
+		wg.Go(func() { errs[i] = h.Handle(delivered(t, "job-1"), demo.MagicLink{Email: to}) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -186,7 +187,7 @@ func TestMagicLink_EscapesHTMLInTheUsersName(t *testing.T) {
 	putUser(t, store, to, `<script>alert("x")</script> & <b>Ada</b>`)
 	since := time.Now()
 
-	if err := h.Handle(delivered(t, "job-1"), jobs.MagicLink{Email: to}); err != nil {
+	if err := h.Handle(delivered(t, "job-1"), demo.MagicLink{Email: to}); err != nil {
 		t.Fatal(err)
 	}
 	mails := mailsTo(t, since, to)
@@ -209,7 +210,7 @@ func TestMagicLink_SixthLinkWithinAnHourSendsNothing(t *testing.T) {
 	since := time.Now()
 
 	for i := range ddb.DefaultLinkLimit + 1 {
-		if err := h.Handle(delivered(t, fmt.Sprintf("job-%d", i)), jobs.MagicLink{Email: to}); err != nil {
+		if err := h.Handle(delivered(t, fmt.Sprintf("job-%d", i)), demo.MagicLink{Email: to}); err != nil {
 			t.Fatalf("job %d: %v, want nil (over the limit ends the job quietly)", i+1, err)
 		}
 	}
@@ -217,7 +218,7 @@ func TestMagicLink_SixthLinkWithinAnHourSendsNothing(t *testing.T) {
 		t.Fatalf("%d emails for %d requests, want %d", len(mails), ddb.DefaultLinkLimit+1, ddb.DefaultLinkLimit)
 	}
 	// The refused job is done: its redelivery neither sends nor counts.
-	if err := h.Handle(delivered(t, fmt.Sprintf("job-%d", ddb.DefaultLinkLimit)), jobs.MagicLink{Email: to}); err != nil {
+	if err := h.Handle(delivered(t, fmt.Sprintf("job-%d", ddb.DefaultLinkLimit)), demo.MagicLink{Email: to}); err != nil {
 		t.Fatal(err)
 	}
 	if mails := mailsTo(t, since, to); len(mails) != ddb.DefaultLinkLimit {
@@ -301,7 +302,7 @@ func TestMagicLink_SESErrorsAreTransientOrPermanentByKind(t *testing.T) {
 			putUser(t, store, to, "Ada")
 			since := time.Now()
 
-			err := h.Handle(delivered(t, "job-1"), jobs.MagicLink{Email: to})
+			err := h.Handle(delivered(t, "job-1"), demo.MagicLink{Email: to})
 			if err == nil {
 				t.Fatal("Handle: nil error, want the injected SES failure")
 			}
@@ -316,7 +317,7 @@ func TestMagicLink_SESErrorsAreTransientOrPermanentByKind(t *testing.T) {
 			}
 			// The failed attempt released its claim: the retry sends now,
 			// not after the lease.
-			if err := h.Handle(delivered(t, "job-1"), jobs.MagicLink{Email: to}); err != nil {
+			if err := h.Handle(delivered(t, "job-1"), demo.MagicLink{Email: to}); err != nil {
 				t.Fatalf("retry: %v", err)
 			}
 			if mails := mailsTo(t, since, to); len(mails) != 1 {
@@ -340,7 +341,7 @@ func serveLinks(t *testing.T, h *handlers.MagicLink) *linkWorker {
 	queue, _ := testenv.NewQueue(t, client, testenv.QueueOptions{MaxReceiveCount: 10})
 	w := &linkWorker{sqs: client, queue: queue, handled: make(chan error, 100)}
 	mux := consumer.NewMux()
-	consumer.Handle(mux, func(ctx context.Context, j jobs.MagicLink) error {
+	consumer.Handle(mux, func(ctx context.Context, j demo.MagicLink) error {
 		err := h.Handle(ctx, j)
 		w.handled <- err
 		return err
@@ -448,7 +449,7 @@ func TestMagicLink_UnknownAddressIsNotLogged(t *testing.T) {
 	putUser(t, store, known, "Ada")
 
 	for i, to := range []string{unknown, known} {
-		if err := h.Handle(delivered(t, fmt.Sprintf("job-%d", i)), jobs.MagicLink{Email: to}); err != nil {
+		if err := h.Handle(delivered(t, fmt.Sprintf("job-%d", i)), demo.MagicLink{Email: to}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,10 +12,10 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/claim"
 	"github.com/busywork/busywork/internal/testenv"
-	"github.com/busywork/busywork/jobs"
 )
 
 // diesAfterClaim is a DynamoDB HTTP client that passes requests to the
@@ -55,7 +55,7 @@ func TestMagicLink_AClaimLeftByACrashedWorkerLetsTheRedeliveryMailWithinSeconds(
 
 	// The crashed attempt claims job-1 and is never heard of again: no
 	// renewal, no release, no mail.
-	if err := crashed.Handle(delivered(t, "job-1"), jobs.MagicLink{Email: to}); err == nil {
+	if err := crashed.Handle(delivered(t, "job-1"), demo.MagicLink{Email: to}); err == nil {
 		t.Fatal("the crashed attempt succeeded; want the injected failure after its claim")
 	}
 	crashedAt := time.Now()
@@ -109,7 +109,7 @@ func TestMagicLink_ALiveAttemptOutlastingItsClaimLeaseIsNotOvertaken(t *testing.
 
 	var slowErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { slowErr = slow.Handle(delivered(t, "job-1"), jobs.MagicLink{Email: to}) })
+	wg.Go(func() { slowErr = slow.Handle(delivered(t, "job-1"), demo.MagicLink{Email: to}) })
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(hold.release) }) }
 	defer func() {

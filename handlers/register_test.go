@@ -8,8 +8,8 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/handlers"
-	"github.com/busywork/busywork/jobs"
 )
 
 func TestRegister_HandlesMagicLinksWhenTheirDependenciesAreGiven(t *testing.T) {
@@ -20,7 +20,7 @@ func TestRegister_HandlesMagicLinksWhenTheirDependenciesAreGiven(t *testing.T) {
 	}
 	mux = consumer.NewMux()
 	handlers.Register(mux, handlers.Deps{Store: &ddb.Store{}, Mail: &sesv2.Client{}})
-	if got := mux.Types(); !slices.Equal(got, []string{jobs.TypeMagicLink}) {
+	if got := mux.Types(); !slices.Equal(got, []string{demo.TypeMagicLink}) {
 		t.Fatalf("registered types = %v, want magic_link", got)
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/jobs"
 )
 
@@ -74,11 +76,50 @@ func (h *Tickets) Repair(ctx context.Context, orderID string) (Repair, error) {
 	}
 	js := make(map[int]jobs.Job, len(r.Requeued))
 	for _, n := range r.Requeued {
-		js[n] = jobs.GenerateTicket{OrderID: orderID, Number: n, Total: b.Total, Event: order.Event, Attendee: order.Email}
+		js[n] = demo.GenerateTicket{OrderID: orderID, Number: n, Total: b.Total, Event: order.Event, Attendee: order.Email}
 	}
 	if err := h.Groups.Resend(ctx, orderID, js); err != nil {
 		return Repair{}, fmt.Errorf("repair order %s: enqueue the failed tickets: %w", orderID, err)
 	}
 	h.logger().InfoContext(ctx, "ticket order: failed tickets enqueued by a repair", "order_id", orderID, "tickets", len(js))
 	return r, nil
+}
+
+// DispatchOverdue is how long after its last ticket an order's tickets
+// should have been emailed: a dispatch that retries takes seconds to
+// minutes. An order complete for longer, not dispatched, and with no
+// stall recorded (a worker that died on a job's last receive records
+// nothing) gets an action that says to repair it.
+const DispatchOverdue = 15 * time.Minute
+
+// OrderAction returns what an operator does, at now, to finish the order
+// st, for its Action, or "" when it needs nothing (emailed, or on its
+// way). laneOf names the lane a job type goes to (producer.Routes.Lane),
+// for the `busywork dlq replay` to suggest.
+func OrderAction(st ddb.OrderStatus, now time.Time, laneOf func(jobType string) string) string {
+	repair := "`busywork batch repair " + st.OrderID + "`"
+	replay := func(jobType string) string {
+		return "`busywork dlq replay --lane " + laneOf(jobType) + " --type " + jobType + "`"
+	}
+	switch {
+	case st.Dispatched:
+		return ""
+	case st.Stalled != nil:
+		dead := replay(demo.TypeGenerateTicket)
+		if st.Stalled.DispatchFailed {
+			dead = replay(demo.TypeDispatchTickets)
+		}
+		return fmt.Sprintf("The tickets were not emailed and no retry is coming. Fix the cause, then run %s, "+
+			"or replay the order's dead letters: %s. The tickets are emailed once, whichever you run, however often.", repair, dead)
+	case st.Complete && st.CompletedAt != nil && now.Sub(*st.CompletedAt) > DispatchOverdue:
+		return fmt.Sprintf("Every ticket was made %s ago but the tickets were not emailed, and no failure was recorded "+
+			"(a worker may have died on a job's last receive). Unless a %s job of this order still waits in lane %s, run %s; "+
+			"the tickets are emailed once.", now.Sub(*st.CompletedAt).Round(time.Minute), demo.TypeDispatchTickets,
+			laneOf(demo.TypeDispatchTickets), repair)
+	case len(st.Failed) > 0:
+		return fmt.Sprintf("%d tickets failed (see errors). Fix the cause, then run %s, which enqueues them again, "+
+			"or replay their dead letters: %s. The order then completes and is emailed once.",
+			len(st.Failed), repair, replay(demo.TypeGenerateTicket))
+	}
+	return ""
 }

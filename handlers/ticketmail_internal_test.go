@@ -134,7 +134,7 @@ func TestSplitTicketFiles_AFileLargerThanAnEmailIsAnError(t *testing.T) {
 }
 
 func TestTicketMailAllowance_CoversTheLargestEmailsBodiesAndHeaders(t *testing.T) {
-	// The longest event (jobs.MaxEventBytes), of the character HTML
+	// The longest event (demo.MaxEventBytes), of the character HTML
 	// escapes longest; addresses of the longest length (254).
 	event := strings.Repeat(`"`, 200)
 	addr := strings.Repeat("a", 254-len("@example.com")) + "@example.com"

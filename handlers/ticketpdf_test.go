@@ -107,7 +107,7 @@ func TestRenderTicket_OnePageShowingTheTicketAndAQRCodeOfItsVerificationCode(t *
 }
 
 func TestRenderTicket_LongNonLatinEventStaysOnOnePage(t *testing.T) {
-	// 200 bytes, as jobs.MaxEventBytes allows: Latin-1 accents (shown),
+	// 200 bytes, as demo.MaxEventBytes allows: Latin-1 accents (shown),
 	// CJK and an emoji (not in the core fonts: replaced), then wide
 	// letters that wrap over many lines.
 	event := "Zürich Ørsted café — 東京🎫 " + strings.Repeat("W", 200)

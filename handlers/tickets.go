@@ -11,6 +11,7 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/internal/claim"
 	"github.com/busywork/busywork/jobs"
@@ -19,7 +20,7 @@ import (
 // Timeouts of the ticket jobs.
 const (
 	// TicketOrderTimeout covers storing the order and its batch and
-	// enqueuing up to jobs.MaxTickets jobs.
+	// enqueuing up to demo.MaxTickets jobs.
 	TicketOrderTimeout = time.Minute
 	// GenerateTicketTimeout is how long one ticket may take to render and
 	// store: a render that hangs is cut off and retried.
@@ -68,7 +69,7 @@ type Tickets struct {
 // ticket, and dispatch_tickets to follow. Run twice, it creates nothing
 // twice: the order and group writes are conditional, and the fan-out runs
 // under the order job's claim.
-func (h *Tickets) Order(ctx context.Context, j jobs.TicketOrder) error {
+func (h *Tickets) Order(ctx context.Context, j demo.TicketOrder) error {
 	log := h.logger().With("order_id", j.OrderID)
 	order := ddb.Order{ID: j.OrderID, Email: j.Email, Event: j.Event, Tickets: j.Tickets, CreatedAt: time.Now()}
 	if _, err := h.Store.PutOrder(ctx, order, OrderTTL); err != nil {
@@ -77,9 +78,9 @@ func (h *Tickets) Order(ctx context.Context, j jobs.TicketOrder) error {
 	return claim.Once(ctx, h.Store, "fanout-"+j.OrderID, "ticket order", log, func(ctx context.Context) (string, error) {
 		js := make([]jobs.Job, j.Tickets)
 		for i := range js {
-			js[i] = jobs.GenerateTicket{OrderID: j.OrderID, Number: i + 1, Total: j.Tickets, Event: j.Event, Attendee: j.Email}
+			js[i] = demo.GenerateTicket{OrderID: j.OrderID, Number: i + 1, Total: j.Tickets, Event: j.Event, Attendee: j.Email}
 		}
-		if err := h.Groups.Start(ctx, j.OrderID, js, jobs.DispatchTickets{OrderID: j.OrderID}); err != nil {
+		if err := h.Groups.Start(ctx, j.OrderID, js, demo.DispatchTickets{OrderID: j.OrderID}); err != nil {
 			// Some may have gone out: their repeats count once.
 			return "", fmt.Errorf("ticket order: %w", err)
 		}
@@ -93,7 +94,7 @@ func (h *Tickets) Order(ctx context.Context, j jobs.TicketOrder) error {
 // attempt may have stored, and does not render it again; on a first
 // receive the store's condition alone keeps a duplicate delivery from
 // storing the ticket twice.
-func (h *Tickets) Generate(ctx context.Context, j jobs.GenerateTicket) error {
+func (h *Tickets) Generate(ctx context.Context, j demo.GenerateTicket) error {
 	if d, _ := consumer.DeliveryFromContext(ctx); d.ReceiveCount > 1 {
 		stored, err := h.Store.HasTicket(ctx, j.OrderID, j.Number)
 		if err != nil || stored {
@@ -118,7 +119,7 @@ func (h *Tickets) Generate(ctx context.Context, j jobs.GenerateTicket) error {
 // MaxEmailBytes needs, each sent once under a claim of its own, so that a
 // retry after some were sent sends the rest. It runs as the order's
 // group's follow-up: once every ticket is made, and once per order.
-func (h *Tickets) Dispatch(ctx context.Context, j jobs.DispatchTickets) error {
+func (h *Tickets) Dispatch(ctx context.Context, j demo.DispatchTickets) error {
 	log := h.logger().With("order_id", j.OrderID)
 	order, err := h.Store.GetOrder(ctx, j.OrderID)
 	if err != nil {

@@ -29,16 +29,16 @@ import (
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/internal/webapp"
-	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
 
 // benchOrderTickets is the size of the order BenchmarkTicketOrder places.
-const benchOrderTickets = jobs.MaxTickets
+const benchOrderTickets = demo.MaxTickets
 
 // BenchmarkTicketOrder measures ticket orders end to end on the emulators,
 // through the real web app on a loopback server (its producer configured

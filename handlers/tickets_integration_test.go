@@ -18,6 +18,7 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
@@ -105,7 +106,7 @@ func runConsumer(t testing.TB, c *consumer.Consumer) {
 func (w *ticketWorld) order(n int) string {
 	w.t.Helper()
 	id := strings.ToLower(testenv.UniqueName(w.t, "o-", 60))
-	if _, err := w.producer.Send(context.Background(), jobs.TicketOrder{OrderID: id, Email: w.to, Event: "Gophercon EU", Tickets: n}); err != nil {
+	if _, err := w.producer.Send(context.Background(), demo.TicketOrder{OrderID: id, Email: w.to, Event: "Gophercon EU", Tickets: n}); err != nil {
 		w.t.Fatal(err)
 	}
 	return id
@@ -214,7 +215,7 @@ func TestTickets_EveryJobDeliveredTwiceStillSendsOneEmail(t *testing.T) {
 	w.serve(w.tickets(twice{w.producer}), handlers.GenerateTicketTimeout)
 	id := strings.ToLower(testenv.UniqueName(t, "o-", 60))
 	for range 2 { // the order job twice
-		if _, err := w.producer.Send(context.Background(), jobs.TicketOrder{OrderID: id, Email: w.to, Event: "Twice", Tickets: 12}); err != nil {
+		if _, err := w.producer.Send(context.Background(), demo.TicketOrder{OrderID: id, Email: w.to, Event: "Twice", Tickets: 12}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -236,7 +237,7 @@ type dispatchFailsOnce struct {
 }
 
 func (d *dispatchFailsOnce) Send(ctx context.Context, j jobs.Job, opts ...producer.SendOption) (string, error) {
-	if j.Type() == jobs.TypeDispatchTickets && d.failed.CompareAndSwap(false, true) {
+	if j.Type() == demo.TypeDispatchTickets && d.failed.CompareAndSwap(false, true) {
 		return "", errors.New("injected: the worker died before enqueuing the dispatch")
 	}
 	return d.Producer.Send(ctx, j, opts...)
@@ -364,7 +365,7 @@ func TestTickets_AThousandTicketOrderIsDispatchedOnceInSeveralEmails(t *testing.
 	h := w.tickets(w.producer)
 	h.MaxEmailBytes = 1 << 20 // 1000 tickets of about 2.3 KB are about 3.6 MB of MIME
 	w.serve(h, handlers.GenerateTicketTimeout)
-	id := w.order(jobs.MaxTickets)
+	id := w.order(demo.MaxTickets)
 	mails := w.mails(id)
 	if len(mails) < 2 {
 		t.Fatalf("%d emails for 1000 tickets under a 1 MiB limit, want several", len(mails))
@@ -374,5 +375,5 @@ func TestTickets_AThousandTicketOrderIsDispatchedOnceInSeveralEmails(t *testing.
 			t.Errorf("subject %q does not say which part of %d it is", m.Subject, len(mails))
 		}
 	}
-	checkTickets(t, mails, id, jobs.MaxTickets)
+	checkTickets(t, mails, id, demo.MaxTickets)
 }

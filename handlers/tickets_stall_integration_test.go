@@ -16,9 +16,9 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
-	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
 
@@ -57,7 +57,7 @@ func newStallWorld(t *testing.T) (*ticketWorld, *sdkFault) {
 // isDispatchSend matches the send of a dispatch_tickets job.
 func isDispatchSend(params any) bool {
 	in, ok := params.(*sqs.SendMessageInput)
-	return ok && strings.Contains(aws.ToString(in.MessageBody), `"type":"`+jobs.TypeDispatchTickets+`"`)
+	return ok && strings.Contains(aws.ToString(in.MessageBody), `"type":"`+demo.TypeDispatchTickets+`"`)
 }
 
 // awaitDeadLetters waits until the DLQ holds n messages and leaves them
@@ -97,7 +97,7 @@ func TestTickets_ADispatchNotEnqueuedOnTheLastTicketsLastReceiveIsRecordedAndARe
 		t.Errorf("the dispatch's send failed %d times, want 2 (maxReceiveCount)", n)
 	}
 	bodies := w.awaitDeadLetters(1)
-	if !strings.Contains(bodies[0], jobs.TypeGenerateTicket) || !strings.Contains(bodies[0], `"ticket_number":`+strconv.Itoa(st.Stalled.Tickets[0])) {
+	if !strings.Contains(bodies[0], demo.TypeGenerateTicket) || !strings.Contains(bodies[0], `"ticket_number":`+strconv.Itoa(st.Stalled.Tickets[0])) {
 		t.Fatalf("the dead letter %s is not the stalled ticket %d's job", bodies[0], st.Stalled.Tickets[0])
 	}
 	if mails := mailsTo(t, w.since, w.to); len(mails) != 0 {
@@ -149,7 +149,7 @@ func TestTickets_ADispatchThatFailsOnItsLastReceiveIsRecordedAndRepairingTwiceEm
 	if n := f.fails.Load(); n != 2 {
 		t.Errorf("SES was called %d times, want 2 (maxReceiveCount)", n)
 	}
-	if bodies := w.awaitDeadLetters(1); !strings.Contains(bodies[0], jobs.TypeDispatchTickets) {
+	if bodies := w.awaitDeadLetters(1); !strings.Contains(bodies[0], demo.TypeDispatchTickets) {
 		t.Fatalf("the dead letter %s is not the dispatch", bodies[0])
 	}
 

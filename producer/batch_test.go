@@ -18,7 +18,7 @@ import (
 func tickets(n int) []jobs.Job {
 	js := make([]jobs.Job, n)
 	for i := range js {
-		js[i] = jobs.GenerateTicket{OrderID: "o1", Number: i + 1, Total: n, Event: "G"}
+		js[i] = ticket{OrderID: "o1", Number: i + 1, Total: n}
 	}
 	return js
 }
@@ -122,7 +122,7 @@ func TestSendBatch_SplitsBigBodiesByTheBatchPayloadLimit(t *testing.T) {
 
 func TestSendBatch_InvalidJobFailsOnlyItsOwnResult(t *testing.T) {
 	f := &fakeSQS{t: t}
-	js := []jobs.Job{jobs.Ping{}, jobs.MagicLink{Email: "nope"}, jobs.Ping{}, blobOfBody(DefaultMaxBodyBytes + 1), jobs.Ping{}}
+	js := []jobs.Job{jobs.Ping{}, welcome{UserID: "Ada!"}, jobs.Ping{}, blobOfBody(DefaultMaxBodyBytes + 1), jobs.Ping{}}
 	results, err := New(f, testQueue).SendBatch(t.Context(), js)
 
 	var be *BatchError
@@ -181,7 +181,7 @@ func TestSendBatch_MapsEachFailedEntryToItsOwnJob(t *testing.T) {
 		t.Fatalf("SendBatch error = %v, want 2 failures", err)
 	}
 	var ee *EntryError
-	if !errors.As(results[3].Err, &ee) || ee.Code != "InvalidMessageContents" || !ee.SenderFault || ee.JobID != results[3].JobID || ee.JobType != "generate_ticket" {
+	if !errors.As(results[3].Err, &ee) || ee.Code != "InvalidMessageContents" || !ee.SenderFault || ee.JobID != results[3].JobID || ee.JobType != "ticket" {
 		t.Errorf("result 3 error = %#v, want SQS's code for job %s", results[3].Err, results[3].JobID)
 	}
 	if results[5].Err == nil || !strings.Contains(results[5].Err.Error(), "neither") {
@@ -212,7 +212,7 @@ func TestSendBatch_WholeCallErrorFailsOnlyThatCallsJobs(t *testing.T) {
 		if inFailedCall != (r.Err != nil) || r.JobID == "" {
 			t.Errorf("result %d = %+v, want failed: %v, with its id", i, r, inFailedCall)
 		}
-		if inFailedCall && !strings.Contains(r.Err.Error(), fmt.Sprintf("generate_ticket job %s", r.JobID)) {
+		if inFailedCall && !strings.Contains(r.Err.Error(), fmt.Sprintf("ticket job %s", r.JobID)) {
 			t.Errorf("result %d error %q does not name its job", i, r.Err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/busywork/busywork/internal/testenv"
-	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
 
@@ -26,7 +25,7 @@ func BenchmarkSend(b *testing.B) {
 			client := testenv.SQS(b, countCalls(counts))
 			queue, _ := testenv.NewQueue(b, client, testenv.QueueOptions{NoDLQ: true})
 			p := producer.New(client, queue, bc.opts...)
-			job := jobs.MagicLink{Email: "ada@example.com"}
+			job := welcome{UserID: "ada"}
 			b.SetParallelism(32)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {

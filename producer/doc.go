@@ -8,12 +8,13 @@
 // network call, and bounds every call with a total deadline (1 s by
 // default) so that a web handler never hangs on SQS.
 //
-// The smallest use, from a web handler:
+// The smallest use, from a web handler, with a job type of the service's
+// own (a jobs.Job, such as a WelcomeEmail with a UserID field):
 //
 //	q := producer.New(sqs.NewFromConfig(cfg), queueURL)
 //
-//	http.HandleFunc("POST /auth/magic-link", func(w http.ResponseWriter, r *http.Request) {
-//		_, err := q.Send(r.Context(), jobs.MagicLink{Email: r.FormValue("email")})
+//	http.HandleFunc("POST /signup", func(w http.ResponseWriter, r *http.Request) {
+//		_, err := q.Send(r.Context(), WelcomeEmail{UserID: r.FormValue("user_id")})
 //		switch {
 //		case errors.Is(err, producer.ErrInvalidJob):
 //			http.Error(w, err.Error(), http.StatusBadRequest)

@@ -25,8 +25,8 @@ func ExampleProducer_Send() {
 	q := producer.New(sqs.NewFromConfig(cfg), "https://sqs.eu-west-1.amazonaws.com/123456789012/busywork-jobs",
 		producer.WithSigningKey([]byte("shared secret")))
 
-	http.HandleFunc("POST /auth/magic-link", func(w http.ResponseWriter, r *http.Request) {
-		_, err := q.Send(r.Context(), jobs.MagicLink{Email: r.FormValue("email")})
+	http.HandleFunc("POST /signup", func(w http.ResponseWriter, r *http.Request) {
+		_, err := q.Send(r.Context(), welcome{UserID: r.FormValue("user_id")})
 		switch {
 		case errors.Is(err, producer.ErrInvalidJob):
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -57,7 +57,7 @@ func ExampleProducer_SendBatch() {
 	const total = 25
 	js := make([]jobs.Job, total)
 	for i := range js {
-		js[i] = jobs.GenerateTicket{OrderID: "order-42", Number: i + 1, Total: total, Event: "Gophercon"}
+		js[i] = ticket{OrderID: "order-42", Number: i + 1, Total: total}
 	}
 	results, err := q.SendBatch(context.Background(), js)
 	if err != nil {

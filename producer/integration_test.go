@@ -84,7 +84,7 @@ func TestSend_DeliversBodyAndAttributesToSQS(t *testing.T) {
 	key := []byte("test signing key")
 	p := producer.New(client, queue, producer.WithSigningKey(key))
 
-	job := jobs.MagicLink{Email: "ada@example.com"}
+	job := welcome{UserID: "ada"}
 	before := time.Now()
 	id, err := p.Send(t.Context(), job)
 	if err != nil {
@@ -101,8 +101,8 @@ func TestSend_DeliversBodyAndAttributesToSQS(t *testing.T) {
 			t.Errorf("attribute %s has data type %q, want String", name, aws.ToString(a.DataType))
 		}
 	}
-	if testenv.Attr(m, jobs.AttrJobType) != "magic_link" || testenv.Attr(m, jobs.AttrJobID) != id {
-		t.Errorf("job_type %q, job_id %q; want magic_link and %q", testenv.Attr(m, jobs.AttrJobType), testenv.Attr(m, jobs.AttrJobID), id)
+	if testenv.Attr(m, jobs.AttrJobType) != "welcome_email" || testenv.Attr(m, jobs.AttrJobID) != id {
+		t.Errorf("job_type %q, job_id %q; want welcome_email and %q", testenv.Attr(m, jobs.AttrJobType), testenv.Attr(m, jobs.AttrJobID), id)
 	}
 	at, err := time.Parse(time.RFC3339Nano, testenv.Attr(m, jobs.AttrEnqueuedAt))
 	if err != nil || at.Before(before.Add(-time.Second)) || at.After(time.Now()) {
@@ -151,7 +151,7 @@ func TestSendBatch_Delivers25JobsWithDistinctIDsInOrder(t *testing.T) {
 
 	js := make([]jobs.Job, 25)
 	for i := range js {
-		js[i] = jobs.GenerateTicket{OrderID: "o-25", Number: i + 1, Total: len(js), Event: "G"}
+		js[i] = ticket{OrderID: "o-25", Number: i + 1, Total: len(js)}
 	}
 	results, err := p.SendBatch(t.Context(), js)
 	if err != nil {

@@ -263,7 +263,7 @@ func TestMicroBatching_LeadersCallOutlivesItsCallersContext(t *testing.T) {
 
 func TestMicroBatching_RefusesBeforeJoiningABatch(t *testing.T) {
 	p := New(noNetwork(t), testQueue, WithBatching(time.Millisecond))
-	if _, err := p.Send(t.Context(), jobs.MagicLink{}); !errors.Is(err, ErrInvalidJob) {
+	if _, err := p.Send(t.Context(), welcome{}); !errors.Is(err, ErrInvalidJob) {
 		t.Errorf("Send error = %v, want ErrInvalidJob", err)
 	}
 	if openEntries(p) != 0 {

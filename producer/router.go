@@ -32,7 +32,7 @@ func Lanes() []string { return []string{LaneCritical, LaneDefault, LaneBulk} }
 type Routes map[string]string
 
 // ParseRoutes reads overrides of a routing table from text such as
-// "ping=bulk, dispatch_tickets=critical": comma-separated type=lane pairs.
+// "ping=bulk, welcome_email=critical": comma-separated type=lane pairs.
 // Each lane must be one of lanes; an empty text is an empty table.
 func ParseRoutes(text string, lanes []string) (Routes, error) {
 	routes := Routes{}

@@ -16,11 +16,11 @@ import (
 
 func TestParseRoutes(t *testing.T) {
 	lanes := producer.Lanes()
-	got, err := producer.ParseRoutes(" ping=bulk, dispatch_tickets = critical ,", lanes)
+	got, err := producer.ParseRoutes(" ping=bulk, welcome_email = critical ,", lanes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got["ping"] != "bulk" || got["dispatch_tickets"] != "critical" {
+	if len(got) != 2 || got["ping"] != "bulk" || got["welcome_email"] != "critical" {
 		t.Errorf("ParseRoutes = %v", got)
 	}
 	if got, err := producer.ParseRoutes("", lanes); err != nil || len(got) != 0 {
@@ -40,20 +40,20 @@ func TestParseRoutes(t *testing.T) {
 
 func TestRoutes_MergeOverridesAndDefaults(t *testing.T) {
 	routes := routes()
-	merged := routes.Merge(producer.Routes{"magic_link": producer.LaneDefault, "ping": producer.LaneBulk})
+	merged := routes.Merge(producer.Routes{"welcome_email": producer.LaneDefault, "ping": producer.LaneBulk})
 	for typ, want := range map[string]string{
-		"magic_link":       producer.LaneDefault,
-		"ping":             producer.LaneBulk,
-		"generate_ticket":  producer.LaneBulk,
-		"ticket_order":     producer.LaneBulk,
-		"dispatch_tickets": producer.LaneDefault,
-		"not_a_type":       producer.LaneDefault,
+		"welcome_email": producer.LaneDefault,
+		"ping":          producer.LaneBulk,
+		"order":         producer.LaneBulk,
+		"ticket":        producer.LaneBulk,
+		"receipt":       producer.LaneDefault,
+		"not_a_type":    producer.LaneDefault,
 	} {
 		if got := merged.Lane(typ); got != want {
 			t.Errorf("Lane(%q) = %q, want %q", typ, got, want)
 		}
 	}
-	if routes.Lane("magic_link") != producer.LaneCritical {
+	if routes.Lane("welcome_email") != producer.LaneCritical {
 		t.Error("Merge changed the table it was called on")
 	}
 }
@@ -91,14 +91,14 @@ func TestRouter_SendsEachJobToItsLanesQueue(t *testing.T) {
 	client := testenv.SQS(t)
 	urls, r := newLanes(t, client, routes().Merge(producer.Routes{"ping": producer.LaneBulk}))
 
-	if _, err := r.Send(t.Context(), jobs.MagicLink{Email: "ada@example.com"}); err != nil {
+	if _, err := r.Send(t.Context(), welcome{UserID: "ada"}); err != nil {
 		t.Fatal(err)
 	}
 	batch := []jobs.Job{
 		jobs.Ping{Message: "bulk 1"},
-		jobs.DispatchTickets{OrderID: "order-1"},
+		receipt{OrderID: "order-1"},
 		jobs.Ping{Message: "bulk 2"},
-		jobs.MagicLink{Email: "bob@example.com"},
+		welcome{UserID: "bob"},
 	}
 	results, err := r.SendBatch(t.Context(), batch)
 	if err != nil {
@@ -106,8 +106,8 @@ func TestRouter_SendsEachJobToItsLanesQueue(t *testing.T) {
 	}
 
 	wantTypes := map[string][]string{
-		producer.LaneCritical: {"magic_link", "magic_link"},
-		producer.LaneDefault:  {"dispatch_tickets"},
+		producer.LaneCritical: {"welcome_email", "welcome_email"},
+		producer.LaneDefault:  {"receipt"},
 		producer.LaneBulk:     {"ping", "ping"},
 	}
 	ids := map[string]string{} // job id → lane it arrived on
@@ -136,7 +136,7 @@ func TestRouter_SendsEachJobToItsLanesQueue(t *testing.T) {
 func TestRouter_SendBatchRefusesOneJobIDForJobsOfSeveralLanes(t *testing.T) {
 	client := testenv.SQS(t)
 	_, r := newLanes(t, client, routes())
-	results, err := r.SendBatch(t.Context(), []jobs.Job{jobs.MagicLink{Email: "ada@example.com"}, jobs.Ping{}}, producer.JobID("one-id"))
+	results, err := r.SendBatch(t.Context(), []jobs.Job{welcome{UserID: "ada"}, jobs.Ping{}}, producer.JobID("one-id"))
 	if !errors.Is(err, producer.ErrInvalidJob) {
 		t.Fatalf("SendBatch error %v, want ErrInvalidJob", err)
 	}
@@ -147,12 +147,12 @@ func TestRouter_SendBatchRefusesOneJobIDForJobsOfSeveralLanes(t *testing.T) {
 	}
 }
 
-// routes is a routing table as an application's: login links on the
+// routes is a routing table as an application's: welcome emails on the
 // critical lane, an order and its tickets on the bulk lane.
 func routes() producer.Routes {
 	return producer.Routes{
-		jobs.MagicLink{}.Type():      producer.LaneCritical,
-		jobs.TicketOrder{}.Type():    producer.LaneBulk,
-		jobs.GenerateTicket{}.Type(): producer.LaneBulk,
+		welcome{}.Type(): producer.LaneCritical,
+		"order":          producer.LaneBulk,
+		ticket{}.Type():  producer.LaneBulk,
 	}
 }

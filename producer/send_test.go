@@ -22,8 +22,8 @@ func TestSend_RefusesInvalidJobBeforeAnyNetworkCall(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{"nil job", nil, []string{"nil job"}},
-		{"failed validation", jobs.MagicLink{}, []string{"magic_link job", "email: missing"}},
-		{"two problems", jobs.GenerateTicket{Number: 2, Total: 1}, []string{"generate_ticket job", "order_id: missing", "ticket_number: 2"}},
+		{"failed validation", welcome{}, []string{"welcome_email job", "user_id: missing"}},
+		{"two problems", ticket{Number: 2, Total: 1}, []string{"ticket job", "order_id: missing", "ticket_number: 2"}},
 		{"fields not an object", list{1}, []string{"list job", "not an object"}},
 	}
 	for _, tt := range tests {
@@ -95,11 +95,11 @@ func TestSend_RefusesBadDelayBeforeAnyNetworkCall(t *testing.T) {
 func TestSend_JobIDSetsTheJobIDAttributeAndIsChecked(t *testing.T) {
 	f := &fakeSQS{t: t}
 	p := New(f, testQueue)
-	id, err := p.Send(t.Context(), jobs.DispatchTickets{OrderID: "o-1"}, JobID("dispatch-o-1"))
-	if err != nil || id != "dispatch-o-1" {
+	id, err := p.Send(t.Context(), welcome{UserID: "ada"}, JobID("welcome-ada"))
+	if err != nil || id != "welcome-ada" {
 		t.Fatalf("Send with JobID = %q, %v", id, err)
 	}
-	if got := aws.ToString(f.sent[0].MessageAttributes[jobs.AttrJobID].StringValue); got != "dispatch-o-1" {
+	if got := aws.ToString(f.sent[0].MessageAttributes[jobs.AttrJobID].StringValue); got != "welcome-ada" {
 		t.Fatalf("job_id attribute = %q", got)
 	}
 	if _, err := New(noNetwork(t), testQueue).Send(t.Context(), jobs.Ping{}, JobID("no spaces")); !errors.Is(err, ErrInvalidJob) {
@@ -126,7 +126,7 @@ func TestSend_SetsBodyAndAttributes(t *testing.T) {
 	key := []byte("k")
 	f := &fakeSQS{t: t}
 	p := New(f, testQueue, WithSigningKey(key))
-	job := jobs.MagicLink{Email: "ada@example.com"}
+	job := welcome{UserID: "ada"}
 	before := time.Now()
 	id1, err1 := p.Send(t.Context(), job)
 	id2, err2 := p.Send(t.Context(), job)
@@ -148,8 +148,8 @@ func TestSend_SetsBodyAndAttributes(t *testing.T) {
 		}
 		return aws.ToString(a.StringValue)
 	}
-	if attr(jobs.AttrJobType) != "magic_link" || attr(jobs.AttrJobID) != id1 {
-		t.Errorf("job_type %q, job_id %q; want magic_link, %q", attr(jobs.AttrJobType), attr(jobs.AttrJobID), id1)
+	if attr(jobs.AttrJobType) != "welcome_email" || attr(jobs.AttrJobID) != id1 {
+		t.Errorf("job_type %q, job_id %q; want welcome_email, %q", attr(jobs.AttrJobType), attr(jobs.AttrJobID), id1)
 	}
 	at, err := time.Parse(time.RFC3339Nano, attr(jobs.AttrEnqueuedAt))
 	if err != nil || at.Location() != time.UTC || at.Before(before.Add(-time.Second)) || at.After(time.Now()) {

@@ -17,10 +17,10 @@ import (
 	"github.com/busywork/busywork"
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/dlq"
-	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
 
@@ -85,7 +85,7 @@ func orderArg(inv *busywork.Invocation, fs *flag.FlagSet) (string, error) {
 		return "", busywork.Usagef("unexpected argument %q after ORDER_ID", fs.Arg(1))
 	}
 	id := fs.Arg(0)
-	if err := jobs.ValidateOrderID(id); err != nil {
+	if err := demo.ValidateOrderID(id); err != nil {
 		return "", busywork.Usagef("%v", err)
 	}
 	return id, nil
@@ -127,7 +127,7 @@ func runBatchStatus(ctx context.Context, inv *busywork.Invocation) error {
 	if err != nil {
 		return storeError(err, id, settings.Table)
 	}
-	st.SetAction(time.Now(), routes.Lane)
+	st.Action = handlers.OrderAction(st, time.Now(), routes.Lane)
 	if *asJSON {
 		enc := json.NewEncoder(inv.Stdout)
 		return enc.Encode(st)
@@ -212,14 +212,14 @@ func runBatchRepair(ctx context.Context, inv *busywork.Invocation) error {
 	case r.DispatchEnqueued:
 		msg = fmt.Sprintf("order %s: every ticket is made; enqueued its dispatch (job %s, lane %s). The tickets are emailed once, "+
 			"also if another dispatch is on its way. Follow it with: busywork batch status %s\n",
-			id, groups.FollowUpID(id), router.Lane(jobs.TypeDispatchTickets), id)
+			id, groups.FollowUpID(id), router.Lane(demo.TypeDispatchTickets), id)
 	case len(r.Requeued) > 0:
 		msg = fmt.Sprintf("order %s: enqueued the %d failed tickets again (%s, lane %s); the order is emailed once they are made. "+
 			"Their dead letters may stay in the DLQ: replaying them too changes nothing. Follow it with: busywork batch status %s\n",
-			id, len(r.Requeued), joinInts(r.Requeued), router.Lane(jobs.TypeGenerateTicket), id)
+			id, len(r.Requeued), joinInts(r.Requeued), router.Lane(demo.TypeGenerateTicket), id)
 	default:
 		msg = fmt.Sprintf("order %s: %d tickets are still being made and none failed; nothing to repair. If none moves for long, "+
-			"look for their jobs in the DLQ: busywork dlq peek --lane %s --type %s\n", id, r.Pending, router.Lane(jobs.TypeGenerateTicket), jobs.TypeGenerateTicket)
+			"look for their jobs in the DLQ: busywork dlq peek --lane %s --type %s\n", id, r.Pending, router.Lane(demo.TypeGenerateTicket), demo.TypeGenerateTicket)
 	}
 	_, err = io.WriteString(inv.Stdout, msg)
 	return err

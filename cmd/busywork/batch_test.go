@@ -119,7 +119,7 @@ func TestBatchStatus_JSONIsTheOrderStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.SetAction(time.Now(), handlers.Routes().Lane) // a failed ticket: what to do
+	want.Action = handlers.OrderAction(want, time.Now(), handlers.Routes().Lane) // a failed ticket: what to do
 	// Compared as JSON: a decoded time is in UTC, the store's in Local.
 	gotJSON, _ := json.Marshal(got)
 	wantJSON, _ := json.Marshal(want)

@@ -82,7 +82,7 @@ func TestUsageErrors_ExitTwoNamingTheProblem(t *testing.T) {
 		{"batch status malformed id", nil, []string{"batch", "status", "a/b"},
 			`busywork batch: order_id: "a/b" may hold only letters, digits, '-' and '_'`},
 		{"batch status id past the key limit", nil, []string{"batch", "status", strings.Repeat("a", 3000)},
-			"busywork batch: order_id: 3000 bytes is longer than 128"},
+			"busywork batch: order_id: 3000 bytes is longer than 100"},
 		{"batch status unknown flag", nil, []string{"batch", "status", "--yaml", "a"}, "busywork batch: flag provided but not defined: -yaml"},
 		{"bad env value", []string{"BUSYWORK_CONCURRENCY=abc"}, []string{"worker"}, `busywork worker: BUSYWORK_CONCURRENCY="abc": not a whole number`},
 		{"bad consumer env value", []string{"BUSYWORK_DRAIN_TIMEOUT=soon"}, []string{"worker"}, `BUSYWORK_DRAIN_TIMEOUT="soon": not a duration`},

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
 )
@@ -127,7 +128,7 @@ func (w *dlqWorld) ids(t *testing.T, url string) map[string]int {
 func TestDLQ_StatsAndPeekPrintWhatIsThereAndLeaveIt(t *testing.T) {
 	testenv.Require(t)
 	w := newDLQWorld(t, testenv.QueueOptions{})
-	w.deadLetter(t, "ml", jobs.TypeMagicLink, 3, "ses: SendEmail: TooManyRequestsException: rate exceeded for ada@example.com", `{"type":"magic_link","email":"ada@example.com"}`)
+	w.deadLetter(t, "ml", demo.TypeMagicLink, 3, "ses: SendEmail: TooManyRequestsException: rate exceeded for ada@example.com", `{"type":"magic_link","email":"ada@example.com"}`)
 	w.deadLetter(t, "p", jobs.TypePing, 2, "invalid ping job: work_ms: 70000 is not between 0 and 60000", `{"type":"ping","work_ms":70000}`)
 
 	stats := runBusywork(t, w.env, "dlq", "stats")
@@ -160,7 +161,7 @@ func TestDLQ_StatsAndPeekPrintWhatIsThereAndLeaveIt(t *testing.T) {
 		}
 		got = append(got, l)
 	}
-	if js.code != 0 || len(got) != 2 || got[0]["type"] != jobs.TypeMagicLink || got[0]["body"] != `{"type":"magic_link","email":"ada@example.com"}` ||
+	if js.code != 0 || len(got) != 2 || got[0]["type"] != demo.TypeMagicLink || got[0]["body"] != `{"type":"magic_link","email":"ada@example.com"}` ||
 		got[0]["receive_count"] != float64(3) || !strings.HasPrefix(got[0]["job_id"].(string), "ml-") || got[0]["failed_at"] != "2026-12-01T10:00:00Z" {
 		t.Errorf("dlq peek --json --max 2: exit %d, lines %v\nstderr:\n%s", js.code, got, js.stderr)
 	}
@@ -173,7 +174,7 @@ func TestDLQ_StatsAndPeekPrintWhatIsThereAndLeaveIt(t *testing.T) {
 func TestDLQReplay_DryRunChangesNothingThenOneTypeMovesAtTheRate(t *testing.T) {
 	testenv.Require(t)
 	w := newDLQWorld(t, testenv.QueueOptions{})
-	w.deadLetter(t, "ml", jobs.TypeMagicLink, 20, "ses: rate exceeded", `{"type":"magic_link","email":"ada@example.com"}`)
+	w.deadLetter(t, "ml", demo.TypeMagicLink, 20, "ses: rate exceeded", `{"type":"magic_link","email":"ada@example.com"}`)
 	w.deadLetter(t, "p", jobs.TypePing, 2, "boom", `{"type":"ping"}`)
 
 	dry := runBusywork(t, w.env, "dlq", "replay", "--type", "magic_link", "--dry-run")
@@ -307,8 +308,8 @@ func TestDLQ_LaneNamesTheDLQAndAllCoversEveryLane(t *testing.T) {
 	critical := newDLQWorld(t, testenv.QueueOptions{})
 	bulk := newDLQWorld(t, testenv.QueueOptions{})
 	env := []string{"BUSYWORK_QUEUE_URL=" + def.url, "BUSYWORK_CRITICAL_QUEUE_URL=" + critical.url, "BUSYWORK_BULK_QUEUE_URL=" + bulk.url}
-	critical.deadLetter(t, "ml", jobs.TypeMagicLink, 2, "ses: rate exceeded", `{"type":"magic_link","email":"ada@example.com"}`)
-	bulk.deadLetter(t, "gt", jobs.TypeGenerateTicket, 3, "render: boom", `{"type":"generate_ticket"}`)
+	critical.deadLetter(t, "ml", demo.TypeMagicLink, 2, "ses: rate exceeded", `{"type":"magic_link","email":"ada@example.com"}`)
+	bulk.deadLetter(t, "gt", demo.TypeGenerateTicket, 3, "render: boom", `{"type":"generate_ticket"}`)
 
 	stats := runBusywork(t, env, "dlq", "stats", "--lane", "all")
 	for _, want := range []string{

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
@@ -41,7 +42,7 @@ func TestWorker_AMagicLinkIsHandledWithinASecondBehindABulkBacklog(t *testing.T)
 	w.Await(t, "a finished bulk ping", func(l testenv.LogLine) bool { return l["msg"] == "job" && l["lane"] == producer.LaneBulk })
 
 	since := time.Now()
-	id, err := producer.New(client, lanes[producer.LaneCritical]).Send(t.Context(), jobs.MagicLink{Email: email})
+	id, err := producer.New(client, lanes[producer.LaneCritical]).Send(t.Context(), demo.MagicLink{Email: email})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,11 +25,11 @@ import (
 var version = "dev"
 
 func main() {
-	busywork.Main(demo())
+	busywork.Main(app())
 }
 
-// demo is the demo as an App of the runtime.
-func demo() busywork.App {
+// app is the demo as an App of the runtime.
+func app() busywork.App {
 	return busywork.App{
 		Name:     "busywork",
 		Summary:  "busywork runs busywork's demo job queue on Amazon SQS: magic-link logins and ticket orders.",

@@ -8,7 +8,7 @@ import (
 	"github.com/busywork/busywork"
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/ddb"
-	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/demo"
 )
 
 var userCommand = &busywork.Command{
@@ -48,8 +48,8 @@ func runUser(ctx context.Context, inv *busywork.Invocation) error {
 	default:
 		return busywork.Usagef("unexpected argument %q after EMAIL", add.Arg(1))
 	}
-	email := jobs.NormalizeEmail(add.Arg(0))
-	if err := (jobs.MagicLink{Email: email}).Validate(); err != nil {
+	email := ddb.NormalizeEmail(add.Arg(0))
+	if err := (demo.MagicLink{Email: email}).Validate(); err != nil {
 		return busywork.Usagef("%v", err)
 	}
 	settings, err := inv.Settings()

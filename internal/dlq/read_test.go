@@ -20,11 +20,11 @@ import (
 func (w *world) mixed() []string {
 	w.t.Helper()
 	throttled := []letter{
-		{id: "ml-1", typ: jobs.TypeMagicLink, body: `{"type":"magic_link","email":"ada@example.com"}`,
+		{id: "ml-1", typ: "magic_link", body: `{"type":"magic_link","email":"ada@example.com"}`,
 			err: "ses: SendEmail: TooManyRequestsException: Maximum sending rate exceeded. RequestID: 1f0e8f2a-7c56-4c2b-9a41-0d7a3f1b2c3d"},
-		{id: "ml-2", typ: jobs.TypeMagicLink, body: `{"type":"magic_link","email":"bob@example.com"}`,
+		{id: "ml-2", typ: "magic_link", body: `{"type":"magic_link","email":"bob@example.com"}`,
 			err: "ses: SendEmail: TooManyRequestsException: Maximum sending rate exceeded. RequestID: 2a1b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"},
-		{id: "ml-3", typ: jobs.TypeMagicLink, body: `{"type":"magic_link","email":"cy@example.com"}`,
+		{id: "ml-3", typ: "magic_link", body: `{"type":"magic_link","email":"cy@example.com"}`,
 			err: "ses: SendEmail: TooManyRequestsException: Maximum sending rate exceeded. RequestID: 3b2c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"},
 	}
 	invalid := []letter{
@@ -48,7 +48,7 @@ func TestStats_CountsByTypeAndErrorAndLeavesEveryMessageInTheDLQ(t *testing.T) {
 	if st.Messages != 6 || st.Reported != 6 {
 		t.Errorf("Messages %d, Reported %d; want 6 and 6", st.Messages, st.Reported)
 	}
-	wantTypes := []dlq.Count{{jobs.TypeMagicLink, 3}, {jobs.TypePing, 2}, {jobs.TypeTicketOrder, 1}}
+	wantTypes := []dlq.Count{{"magic_link", 3}, {jobs.TypePing, 2}, {"ticket_order", 1}}
 	if !slices.Equal(st.Types, wantTypes) {
 		t.Errorf("Types = %v, want %v", st.Types, wantTypes)
 	}
@@ -95,7 +95,7 @@ func TestPeek_ShowsWhatMatchesAndLeavesEveryMessageInTheDLQ(t *testing.T) {
 		{"by type", dlq.PeekOptions{Filter: dlq.Filter{Type: jobs.TypePing}}, []string{"p-1", "p-2"}},
 		{"by error, in any case", dlq.PeekOptions{Filter: dlq.Filter{Error: "RATE EXCEEDED"}}, []string{"ml-1", "ml-2", "ml-3"}},
 		{"by type and error", dlq.PeekOptions{Filter: dlq.Filter{Type: jobs.TypePing, Error: "99999"}}, []string{"p-2"}},
-		{"at most 2", dlq.PeekOptions{Max: 2, Filter: dlq.Filter{Type: jobs.TypeMagicLink}}, nil},
+		{"at most 2", dlq.PeekOptions{Max: 2, Filter: dlq.Filter{Type: "magic_link"}}, nil},
 		{"nothing matches", dlq.PeekOptions{Filter: dlq.Filter{Type: "dispatch_tickets"}}, nil},
 	}
 	for _, tt := range tests {
@@ -107,7 +107,7 @@ func TestPeek_ShowsWhatMatchesAndLeavesEveryMessageInTheDLQ(t *testing.T) {
 			var got []string
 			for _, l := range letters {
 				id := l.JobID
-				if l.Type == jobs.TypeTicketOrder {
+				if l.Type == "ticket_order" {
 					if l.JobID != l.MessageID || l.Error != "" || l.FailedAt != "" {
 						t.Errorf("redriven letter %+v: want its MessageId as job id, no error", l)
 					}

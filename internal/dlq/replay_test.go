@@ -25,13 +25,13 @@ const fast = 1000
 func TestReplay_MovesWhatMatchesKeepingTheJobsAttributes(t *testing.T) {
 	w := newWorld(t, testenv.QueueOptions{MaxReceiveCount: 1})
 	w.mixed()
-	w.deadLetter(letter{id: "ml-signed", typ: jobs.TypeMagicLink, body: `{"type":"magic_link","email":"dee@example.com"}`,
+	w.deadLetter(letter{id: "ml-signed", typ: "magic_link", body: `{"type":"magic_link","email":"dee@example.com"}`,
 		err: "ses: SendEmail: TooManyRequestsException: Maximum sending rate exceeded.", signature: "c0ffee"})
 	before := time.Now().UTC()
 
 	var progress []dlq.Progress
 	sum, err := w.q.Replay(ctx(t), dlq.ReplayOptions{
-		Filter: dlq.Filter{Type: jobs.TypeMagicLink}, Rate: fast,
+		Filter: dlq.Filter{Type: "magic_link"}, Rate: fast,
 		Progress: func(p dlq.Progress) { progress = append(progress, p) },
 	})
 	if err != nil || !sum.OK() {
@@ -51,7 +51,7 @@ func TestReplay_MovesWhatMatchesKeepingTheJobsAttributes(t *testing.T) {
 			t.Fatalf("job %s not in the queue; got %v", id, slices.Collect(maps.Keys(moved)))
 		}
 		if !strings.Contains(aws.ToString(m.Body), `"type":"magic_link"`) ||
-			testenv.Attr(m, jobs.AttrJobType) != jobs.TypeMagicLink || testenv.Attr(m, jobs.AttrEnqueuedAt) != "2026-12-01T10:00:00Z" {
+			testenv.Attr(m, jobs.AttrJobType) != "magic_link" || testenv.Attr(m, jobs.AttrEnqueuedAt) != "2026-12-01T10:00:00Z" {
 			t.Errorf("job %s: body %s, attributes %v: want them kept", id, aws.ToString(m.Body), m.MessageAttributes)
 		}
 		if _, ok := m.MessageAttributes[jobs.AttrError]; ok {

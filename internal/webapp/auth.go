@@ -8,7 +8,7 @@ import (
 	"net/http"
 
 	"github.com/busywork/busywork/ddb"
-	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/producer"
 )
 
@@ -55,7 +55,7 @@ func (a *app) requestLink(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusBadRequest, err.Error())
 		return
 	}
-	job := jobs.MagicLink{Email: jobs.NormalizeEmail(email)}
+	job := demo.MagicLink{Email: ddb.NormalizeEmail(email)}
 	if err := job.Validate(); err != nil {
 		reply(http.StatusBadRequest, err.Error())
 		return

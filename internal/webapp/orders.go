@@ -10,7 +10,8 @@ import (
 	"strings"
 
 	"github.com/busywork/busywork/ddb"
-	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/demo"
+	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/producer"
 )
 
@@ -72,7 +73,7 @@ func (a *app) order(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	job := jobs.TicketOrder{OrderID: newOrderID(), Email: email, Event: strings.TrimSpace(req.Event), Tickets: req.Tickets}
+	job := demo.TicketOrder{OrderID: newOrderID(), Email: email, Event: strings.TrimSpace(req.Event), Tickets: req.Tickets}
 	if err := job.Validate(); err != nil {
 		fail(http.StatusBadRequest, err.Error())
 		return
@@ -138,7 +139,7 @@ func newOrderID() string { return strings.ToLower(rand.Text()) }
 // for one no order can have, which is not looked up.
 func (a *app) orderStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if jobs.ValidateOrderID(id) != nil {
+	if demo.ValidateOrderID(id) != nil {
 		a.writeJSON(w, http.StatusNotFound, answer{Error: msgNoOrder})
 		return
 	}
@@ -151,7 +152,7 @@ func (a *app) orderStatus(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		a.writeJSON(w, http.StatusServiceUnavailable, answer{Error: msgUnavailable})
 	default:
-		st.SetAction(a.now(), a.routes.Lane)
+		st.Action = handlers.OrderAction(st, a.now(), a.routes.Lane)
 		w.Header().Set("Cache-Control", "no-store")
 		a.writeJSON(w, http.StatusOK, st)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/internal/webapp"
 	"github.com/busywork/busywork/jobs"
@@ -58,28 +59,28 @@ func (e *env) postOrderForm(t *testing.T, c *http.Cookie, event, tickets string)
 
 // receiveOrder receives the one message on e's queue, fails the test
 // unless it is the only one, and returns it decoded as a ticket_order job.
-func (e *env) receiveOrder(t *testing.T) jobs.TicketOrder {
+func (e *env) receiveOrder(t *testing.T) demo.TicketOrder {
 	t.Helper()
 	msgs := testenv.ReceiveAll(t.Context(), t, e.sqs, e.queueURL, 1, 10*time.Second)
 	e.assertNoOtherJobs(t, msgs...)
 	body := aws.ToString(msgs[0].Body)
 	var job struct {
 		Type string `json:"type"`
-		jobs.TicketOrder
+		demo.TicketOrder
 	}
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&job); err != nil || job.Type != jobs.TypeTicketOrder {
+	if err := dec.Decode(&job); err != nil || job.Type != demo.TypeTicketOrder {
 		t.Fatalf("message %s: %v, want a ticket_order job", body, err)
 	}
-	if got := testenv.Attr(msgs[0], "job_type"); got != jobs.TypeTicketOrder {
-		t.Errorf("job_type attribute %q, want %q", got, jobs.TypeTicketOrder)
+	if got := testenv.Attr(msgs[0], "job_type"); got != demo.TypeTicketOrder {
+		t.Errorf("job_type attribute %q, want %q", got, demo.TypeTicketOrder)
 	}
 	return job.TicketOrder
 }
 
 func TestOrderPost_JSONAnswers202WithTheOrderIDAndEnqueuesOneJobWhateverTheSize(t *testing.T) {
-	for _, tickets := range []int{1, jobs.MaxTickets} {
+	for _, tickets := range []int{1, demo.MaxTickets} {
 		t.Run(fmt.Sprint(tickets), func(t *testing.T) {
 			e := newEnv(t, envOptions{})
 			to := recipient(t, "ada")
@@ -104,7 +105,7 @@ func TestOrderPost_JSONAnswers202WithTheOrderIDAndEnqueuesOneJobWhateverTheSize(
 				t.Errorf("Location %q, want %q", r.location, want)
 			}
 
-			want := jobs.TicketOrder{OrderID: ans.OrderID, Email: to, Event: "Ada's Gala", Tickets: tickets}
+			want := demo.TicketOrder{OrderID: ans.OrderID, Email: to, Event: "Ada's Gala", Tickets: tickets}
 			if got := e.receiveOrder(t); got != want {
 				t.Errorf("job %+v, want %+v", got, want)
 			}
@@ -211,7 +212,7 @@ func TestOrderPost_FormAnswersTheOrderPlacedPageFollowingTheOrder(t *testing.T) 
 			t.Errorf("the page lacks %q:\n%s", want, r.body)
 		}
 	}
-	want := jobs.TicketOrder{OrderID: id, Email: to, Event: "Ada's <Gala>", Tickets: 3}
+	want := demo.TicketOrder{OrderID: id, Email: to, Event: "Ada's <Gala>", Tickets: 3}
 	if got := e.receiveOrder(t); got != want {
 		t.Errorf("job %+v, want %+v", got, want)
 	}

@@ -87,7 +87,7 @@ type Config struct {
 	// OrderBurst is how many POST /orders one signed-in user may make at
 	// once; after that the user earns one per OrderInterval, and an order
 	// over the limit gets 429 with Retry-After and is not enqueued. 0
-	// means DefaultOrderBurst. Each order is at most jobs.MaxTickets
+	// means DefaultOrderBurst. Each order is at most demo.MaxTickets
 	// tickets.
 	OrderBurst int
 	// OrderInterval is how often a user earns one more order once the

@@ -26,10 +26,10 @@ import (
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/demo"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/internal/webapp"
-	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
 
@@ -188,7 +188,7 @@ func TestMagicLinkPost_KnownAndUnknownEmailsGetIdenticalAnswersAndOneJobEach(t *
 			var got []string
 			for _, m := range msgs {
 				var ml struct{ Type, Email string }
-				if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ml); err != nil || ml.Type != jobs.TypeMagicLink {
+				if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ml); err != nil || ml.Type != demo.TypeMagicLink {
 					t.Fatalf("message %s: %v, want a magic_link job", aws.ToString(m.Body), err)
 				}
 				got = append(got, ml.Email)
