@@ -65,10 +65,10 @@ count. stats, peek, replay and --dry-run all read so. The DLQ has no
 redrive policy of its own, so the count only informs.
 
 Examples:
-  busywork dlq stats --lane all
-  busywork dlq peek --lane critical --type magic_link --error "rate exceeded"
-  busywork dlq replay --lane critical --type magic_link --rate 5 --dry-run
-  busywork dlq replay --lane critical --type magic_link --rate 5
+  {name} dlq stats --lane all
+  {name} dlq peek --lane critical --type TYPE --error "rate exceeded"
+  {name} dlq replay --lane critical --type TYPE --rate 5 --dry-run
+  {name} dlq replay --lane critical --type TYPE --rate 5
 `,
 }
 

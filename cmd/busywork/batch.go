@@ -45,7 +45,7 @@ letters: a ticket counts once and the tickets are emailed once, whichever
 finishes the order. An order already emailed changes nothing.
 
 An unknown order (or one no worker has taken yet) exits 1; an ORDER_ID no
-order can have (order ids are 1 to 128 letters, digits, '-' and '_') exits 2.
+order can have (order ids are 1 to 100 letters, digits, '-' and '_') exits 2.
 
 Examples:
   busywork batch status 3b6yq5v7b4...
