@@ -90,7 +90,7 @@
 //
 // # Logs and metrics
 //
-// Each job outcome is one log line with the fields job_id, job_type, queue,
+// Each job outcome is one log line with the fields job_id, job_type, lane,
 // receive_count, duration_ms, outcome (succeeded, retried, dead_lettered,
 // released, hung, lease_lost) and error. Config.Metrics receives the
 // consumer's measurements; package metrics records them in Prometheus
