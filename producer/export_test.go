@@ -14,3 +14,9 @@ func ManualBatchWindows(p *Producer) (endWindows func()) {
 	p.batcher.after = func(time.Duration) <-chan time.Time { return ends }
 	return sync.OnceFunc(func() { close(ends) })
 }
+
+// The tests' own job types (fake_test.go), for the external tests too.
+type (
+	Welcome = welcome
+	Ticket  = ticket
+)
