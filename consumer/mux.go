@@ -182,6 +182,10 @@ type Delivery struct {
 	// GroupID is the fan-out group the job belongs to (its group_id
 	// attribute; see package groups), or "".
 	GroupID string
+	// DueAt is when the job was due to start: its due_at attribute, set
+	// by the producer for a delayed job (a job is never run before it).
+	// Zero for a job sent without a delay.
+	DueAt time.Time
 	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first try.
 	ReceiveCount int
 	// MaxReceiveCount is the queue's redrive policy's maxReceiveCount: a

@@ -159,6 +159,9 @@ func (l *lane) track(msg types.Message, sent, returned time.Time) *message {
 	if id := attr(msg, jobs.AttrJobID); id != "" {
 		m.delivery.ID = id
 	}
+	if due, err := time.Parse(time.RFC3339Nano, attr(msg, jobs.AttrDueAt)); err == nil {
+		m.delivery.DueAt = due
+	}
 	m.delivery.ReceiveCount, _ = strconv.Atoi(msg.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
 	m.delivery.Type, m.malformed = jobs.PeekType([]byte(aws.ToString(msg.Body)))
 	l.held.add()

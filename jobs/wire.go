@@ -26,6 +26,17 @@ const (
 	// AttrGroupID names the fan-out group a job is a child (or the
 	// follow-up) of; see package groups.
 	AttrGroupID = "group_id"
+	// AttrDueAt is the time (RFC 3339, UTC) before which the job must not
+	// start: set by the producer for a delayed job, carried by every copy
+	// the consumer makes on the way. A consumer that receives the message
+	// earlier holds it, or sends a fresh copy delayed by up to SQS's 15
+	// minutes (a hop), until then.
+	AttrDueAt = "due_at"
+	// AttrAttempts is how many times earlier copies of the job were tried
+	// (a decimal number), set by the consumer on a fresh copy it sends in
+	// place of a message: a snooze, a hop, a retry past the queue's
+	// receive count. A message without it is the job's first copy.
+	AttrAttempts = "attempts"
 )
 
 // ErrMalformed is wrapped by the errors of Marshal, PeekType and Parse for
