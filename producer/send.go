@@ -65,6 +65,11 @@ func (p *Producer) Options() Options {
 // made: after a timeout the job may still have been enqueued under that id,
 // which is the consumer's idempotency key.
 //
+// With Unique, Send first records the job's key; if a job sent within the
+// window holds it, Send sends nothing and returns that job's id with a
+// *DuplicateError (see Unique). A bad Unique is refused before any
+// network call with an error wrapping ErrInvalidUnique.
+//
 // With micro-batching on (Options.BatchWindow), Send may wait up to the
 // window for other Sends to share its SQS call. If ctx ends before the
 // batch leaves, Send withdraws its message (nothing is sent) and returns
@@ -85,10 +90,19 @@ func (p *Producer) Send(ctx context.Context, job jobs.Job, opts ...SendOption) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
+	if so.unique != nil {
+		return p.sendUnique(ctx, m, *so.unique)
+	}
+	return p.sendMessage(ctx, m)
+}
+
+// sendMessage sends m, alone or in a micro-batch; ctx carries the Send's
+// Timeout.
+func (p *Producer) sendMessage(ctx context.Context, m *message) (string, error) {
 	if p.opts.BatchWindow > 0 {
 		return p.sendBatched(ctx, m)
 	}
-	_, err = p.client.SendMessage(ctx, &sqs.SendMessageInput{
+	_, err := p.client.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:          aws.String(p.queueURL),
 		MessageBody:       aws.String(m.body),
 		MessageAttributes: m.attrs,
@@ -122,6 +136,9 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int) (*message, error)
 	}
 	if so.delay < 0 || so.delay > MaxDelay {
 		return nil, fmt.Errorf("producer: %s job: %w: %v is not between 0 and %v", typ, ErrInvalidDelay, so.delay, MaxDelay)
+	}
+	if err := checkUnique(typ, so.unique, p.opts.Uniques); err != nil {
+		return nil, err
 	}
 	id := rand.Text()
 	if want := so.jobID(i); want != "" {
