@@ -41,8 +41,8 @@ type Result struct {
 // jobs of that call. Options.Timeout bounds the whole SendBatch.
 // SendBatch does not use micro-batching.
 //
-// Unique fails every job with ErrInvalidUnique before any network call:
-// send unique jobs with Send.
+// A Tenant goes on every job. Unique fails every job with
+// ErrInvalidUnique before any network call: send unique jobs with Send.
 func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOption) ([]Result, error) {
 	so := collectSendOptions(opts)
 	if err := so.checkBatch(len(js)); err != nil {
@@ -127,6 +127,7 @@ func (p *Producer) sendChunk(ctx context.Context, msgs []*message) []error {
 			MessageBody:       aws.String(m.body),
 			MessageAttributes: m.attrs,
 			DelaySeconds:      m.delay,
+			MessageGroupId:    m.tenant,
 		}
 	}
 	errs := make([]error, len(msgs))

@@ -108,6 +108,7 @@ type sendOptions struct {
 	jobIDs []string
 	group  string
 	unique *uniqueOption // Unique; unique.go
+	tenant *string       // Tenant; tenant.go
 }
 
 // Delay returns an option that keeps the messages invisible to consumers

@@ -67,8 +67,9 @@ func (p *Producer) Options() Options {
 //
 // With Unique, Send first records the job's key; if a job sent within the
 // window holds it, Send sends nothing and returns that job's id with a
-// *DuplicateError (see Unique). A bad Unique is refused before any
-// network call with an error wrapping ErrInvalidUnique.
+// *DuplicateError (see Unique). A bad Unique or Tenant is refused before
+// any network call with an error wrapping ErrInvalidUnique or
+// ErrInvalidTenant.
 //
 // With micro-batching on (Options.BatchWindow), Send may wait up to the
 // window for other Sends to share its SQS call. If ctx ends before the
@@ -107,6 +108,7 @@ func (p *Producer) sendMessage(ctx context.Context, m *message) (string, error) 
 		MessageBody:       aws.String(m.body),
 		MessageAttributes: m.attrs,
 		DelaySeconds:      m.delay,
+		MessageGroupId:    m.tenant,
 	})
 	if err != nil {
 		return m.id, fmt.Errorf("producer: send %s job %s: %w", m.jobType, m.id, err)
@@ -121,7 +123,8 @@ type message struct {
 	body    string
 	attrs   map[string]types.MessageAttributeValue
 	delay   int32
-	size    int // as SQS counts it: body plus attributes
+	size    int     // as SQS counts it: body plus attributes
+	tenant  *string // MessageGroupId; nil for none
 }
 
 // encode checks job, the i-th of its send, and so and builds its message.
@@ -138,6 +141,10 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int) (*message, error)
 		return nil, fmt.Errorf("producer: %s job: %w: %v is not between 0 and %v", typ, ErrInvalidDelay, so.delay, MaxDelay)
 	}
 	if err := checkUnique(typ, so.unique, p.opts.Uniques); err != nil {
+		return nil, err
+	}
+	tenant, err := checkTenant(typ, so.tenant)
+	if err != nil {
 		return nil, err
 	}
 	id := rand.Text()
@@ -158,6 +165,7 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int) (*message, error)
 		attrs:   make(map[string]types.MessageAttributeValue, 4),
 		delay:   int32((so.delay + time.Second - 1) / time.Second),
 		size:    len(body),
+		tenant:  tenant,
 	}
 	m.setAttr(jobs.AttrJobType, typ)
 	m.setAttr(jobs.AttrJobID, m.id)
