@@ -1,19 +1,14 @@
 package producer_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/busywork/busywork/internal/testenv"
@@ -23,80 +18,11 @@ import (
 
 // fauxqs accepts MessageGroupId on a standard queue and ignores it (SQS
 // fair queues are not emulated), so these tests read the requests the
-// producer makes on their way to it.
-
-// sqsCapture is an SQS client's HTTP client that records the body of
-// every request, then passes it on to the emulator.
-type sqsCapture struct {
-	next sqs.HTTPClient
-	mu   sync.Mutex
-	// requests holds each request's operation (from its X-Amz-Target
-	// header, as "SendMessage") and JSON body.
-	requests []capturedRequest
-}
-
-type capturedRequest struct {
-	op   string
-	body []byte
-}
-
-func (c *sqsCapture) Do(req *http.Request) (*http.Response, error) {
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		return nil, err
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	_, op, _ := strings.Cut(req.Header.Get("X-Amz-Target"), ".")
-	c.mu.Lock()
-	c.requests = append(c.requests, capturedRequest{op, body})
-	c.mu.Unlock()
-	return c.next.Do(req)
-}
-
-// option returns the SDK option that puts c in front of the client's own
-// HTTP client.
-func (c *sqsCapture) option() func(*sqs.Options) {
-	return func(o *sqs.Options) { c.next, o.HTTPClient = o.HTTPClient, c }
-}
-
-// groupIDs returns the MessageGroupId of every message the captured
-// SendMessage and SendMessageBatch requests carried, keyed by the
-// message's body ("" for a message without one).
-func (c *sqsCapture) groupIDs(t *testing.T) map[string]string {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	type entry struct{ MessageBody, MessageGroupId *string }
-	got := map[string]string{}
-	for _, r := range c.requests {
-		var in struct {
-			entry
-			Entries []entry
-		}
-		if err := json.Unmarshal(r.body, &in); err != nil {
-			t.Fatalf("%s request body %s: %v", r.op, r.body, err)
-		}
-		switch r.op {
-		case "SendMessage":
-			got[aws.ToString(in.MessageBody)] = aws.ToString(in.MessageGroupId)
-		case "SendMessageBatch":
-			for _, e := range in.Entries {
-				got[aws.ToString(e.MessageBody)] = aws.ToString(e.MessageGroupId)
-			}
-		}
-	}
-	return got
-}
-
-func (c *sqsCapture) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.requests)
-}
+// producer makes on their way to it (testenv.SQSCapture).
 
 func TestTenant_SetsTheMessageGroupIdOfSendsBatchEntriesAndMicroBatchedSends(t *testing.T) {
-	capture := &sqsCapture{}
-	client := testenv.SQS(t, capture.option())
+	capture := &testenv.SQSCapture{}
+	client := testenv.SQS(t, capture.Option())
 	queue, _ := testenv.NewQueue(t, client, testenv.QueueOptions{NoDLQ: true})
 	alone := producer.New(client, queue)
 	batched := producer.New(client, queue, producer.WithBatching(producer.SuggestedBatchWindow))
@@ -140,7 +66,7 @@ func TestTenant_SetsTheMessageGroupIdOfSendsBatchEntriesAndMicroBatchedSends(t *
 		want[body(j)] = "buyer-9"
 	}
 
-	got := capture.groupIDs(t)
+	got := capture.GroupIDs(t)
 	for b, tenant := range want {
 		if g, ok := got[b]; !ok || g != tenant {
 			t.Errorf("message %s went with MessageGroupId %q (sent: %v), want %q", b, g, ok, tenant)
@@ -156,10 +82,10 @@ func TestTenant_SetsTheMessageGroupIdOfSendsBatchEntriesAndMicroBatchedSends(t *
 }
 
 func TestTenant_BadIDIsRefusedNamingItBeforeAnyRequest(t *testing.T) {
-	capture := &sqsCapture{}
-	client := testenv.SQS(t, capture.option())
+	capture := &testenv.SQSCapture{}
+	client := testenv.SQS(t, capture.Option())
 	queue, _ := testenv.NewQueue(t, client, testenv.QueueOptions{NoDLQ: true})
-	made := capture.count()
+	made := capture.Requests()
 	p := producer.New(client, queue)
 	for _, tc := range []struct{ name, id, want string }{
 		{"empty", "", "it is empty"},
@@ -183,7 +109,7 @@ func TestTenant_BadIDIsRefusedNamingItBeforeAnyRequest(t *testing.T) {
 			t.Errorf("%s: SendBatch = %v, want ErrInvalidTenant", tc.name, err)
 		}
 	}
-	if n := capture.count() - made; n != 0 {
+	if n := capture.Requests() - made; n != 0 {
 		t.Errorf("%d requests to SQS, want none", n)
 	}
 	if id, err := p.Send(t.Context(), welcome{UserID: "ada"}, producer.Tenant(strings.Repeat("t", producer.MaxTenantBytes))); err != nil || id == "" {
