@@ -123,8 +123,8 @@ type message struct {
 	body    string
 	attrs   map[string]types.MessageAttributeValue
 	delay   int32
-	size    int     // as SQS counts it: body plus attributes
-	tenant  *string // MessageGroupId; nil for none
+	size    int // as SQS counts it: body plus attributes
+	tenant  *string
 }
 
 // encode checks job, the i-th of its send, and so and builds its message.
