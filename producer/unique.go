@@ -98,11 +98,13 @@ type uniqueOption struct {
 // Unique for every job, before any network call: send unique jobs with
 // Send, which micro-batches them with WithBatching.
 //
-// When the key is free, Send records it with the job's fresh id, then
-// sends the job. When a job sent earlier holds it, Send sends nothing and
-// returns that job's id with a *DuplicateError (errors.Is(err,
-// ErrDuplicate)): a web handler answers as it did for the first. A second
-// Send that comes while the first is still in flight is a duplicate too.
+// When the key is free, Send records it with the job's id, then sends the
+// job. When a job sent earlier holds it, Send sends nothing and returns
+// that job's id with a *DuplicateError (errors.Is(err, ErrDuplicate)): a
+// web handler answers as it did for the first. A second Send that comes
+// while the first is still in flight is a duplicate too; should that
+// first send then fail, its caller gets the error, and the duplicate's
+// caller was told of a job that was not enqueued.
 //
 // Nothing is lost to a failed send: when SQS refuses the job or the call
 // fails or times out, Send deletes the key's record (taking up to 250 ms
@@ -114,9 +116,9 @@ type uniqueOption struct {
 // recording the key and SQS's answer leaves the key held, without a job,
 // until the window ends: keep windows as short as their purpose allows.
 //
-// Once the key is recorded, others may be told of this job, so Send no
-// longer ends with ctx's cancellation (a browser that gives up on the
-// first click's request): it ends with ctx's deadline or
+// Once its key is recorded, others may be told of its job, so a Send with
+// Unique does not end with ctx's cancellation (a browser that gives up on
+// the first click's request), only with ctx's deadline or
 // Options.Timeout, whichever is first.
 func Unique(key string, window time.Duration) SendOption {
 	return func(o *sendOptions) { o.unique = &uniqueOption{key: key, window: window} }
