@@ -92,7 +92,8 @@ type Env struct {
 	// AWS is the AWS configuration, loaded by awsclient.Load.
 	AWS aws.Config
 	// Queue sends jobs to their lanes by the routing table: for the
-	// follow-up jobs a handler enqueues. Nil unless Serving.
+	// follow-up jobs a handler enqueues. Its sends take producer.Unique,
+	// whose keys it keeps in Table. Nil unless Serving.
 	Queue *producer.Router
 	// Logger is the worker's JSON logger.
 	Logger *slog.Logger

@@ -303,7 +303,9 @@ type RouterClient interface {
 // Router returns a producer that sends each job to its lane's queue by the
 // routing table, through client, with opts and, when BUSYWORK_SIGNING_KEY
 // is set, signing every job: the producer of an App's web server, or of a
-// command that enqueues. It looks every lane's queue URL up.
+// command that enqueues. It looks every lane's queue URL up. For
+// producer.Unique, pass producer.WithUniqueStore with a *ddb.Store on the
+// runtime's table (Settings.Table).
 func (inv *Invocation) Router(ctx context.Context, client RouterClient, opts ...func(*producer.Options)) (*producer.Router, error) {
 	cfg, err := loadConfig()
 	if err != nil {

@@ -15,7 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/metrics"
 	"github.com/busywork/busywork/producer"
 )
@@ -118,7 +120,9 @@ func runWorker(ctx context.Context, inv *Invocation) error {
 	if err != nil {
 		return err
 	}
-	followUps, err := cfg.newRouter(client, urls, routes, producer.WithTimeout(followUpTimeout))
+	// Its unique keys (producer.Unique) live in the runtime's table.
+	uniques := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table)
+	followUps, err := cfg.newRouter(client, urls, routes, producer.WithTimeout(followUpTimeout), producer.WithUniqueStore(uniques))
 	if err != nil {
 		return err
 	}

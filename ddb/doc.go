@@ -1,6 +1,7 @@
 // Package ddb is busywork's only door to DynamoDB: users, magic-link
-// tokens, per-email rate limits, job idempotency claims, fan-out batches
-// and ticket orders, all in one table.
+// tokens, per-email rate limits, job idempotency claims, the unique keys
+// of producer.Unique, fan-out batches and ticket orders, all in one
+// table.
 //
 //	store := ddb.New(dynamodb.NewFromConfig(cfg), "busywork")
 //	if err := store.PutUser(ctx, "ada@example.com", "Ada"); err != nil { ... }
@@ -21,6 +22,7 @@
 //	magic-link token TOKEN#<sha256 hex>     TOKEN                email, created_at, expires_at, ttl, used_at and used_by (once used)
 //	rate window      RATE#<email>           WINDOW#<start>       jobs (set of job ids counted), ttl
 //	job claim        JOB#<job id>           CLAIM                status, owner, claimed_at, lease_until, result, ttl
+//	unique key       UNIQUE#<sha256 hex>    UNIQUE               job_id, created_at, ttl (the end of its window)
 //	session          SESSION#<sha256 hex>   SESSION              email, created_at, expires_at, ttl
 //	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl;
 //	                                                             stalled_children, follow_up_failed, stall_reason, stalled_at while its follow-up is stalled
@@ -30,7 +32,8 @@
 // <email> is the address normalised by NormalizeEmail (trimmed,
 // lower-cased). A token or session id is never stored: its item is keyed by the
 // hex-encoded SHA-256 of the token's 32 random bytes, so a read of the
-// table yields no usable link. <start> is the window's start in Unix
+// table yields no usable link. A unique key is kept only as its SHA-256
+// too, since it may hold an address. <start> is the window's start in Unix
 // seconds. All times are Unix seconds in number attributes.
 //
 // # Idempotency claims

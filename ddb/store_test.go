@@ -18,31 +18,13 @@ import (
 	"github.com/busywork/busywork/internal/testenv"
 )
 
-// clock is a settable time source for Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // newStore returns a Store on a fresh table of DynamoDB Local, the client
 // and the table's name, with its clock starting now.
-func newStore(t *testing.T) (*ddb.Store, *clock, *dynamodb.Client, string) {
+func newStore(t *testing.T) (*ddb.Store, *testenv.Clock, *dynamodb.Client, string) {
 	t.Helper()
 	client := testenv.DynamoDB(t)
 	table := testenv.NewTable(t, client)
-	clk := &clock{now: time.Now()}
+	clk := testenv.NewClock(time.Now())
 	store := ddb.New(client, table, func(o *ddb.Options) { o.Now = clk.Now })
 	return store, clk, client, table
 }

@@ -86,7 +86,12 @@ var ErrInvalid = errors.New("invalid group")
 // (after an error, or by a retried job), it sends the children again and
 // each still counts once; called with another number of children it fails.
 // An error may leave some children sent: call it again.
-func (g *Groups) Start(ctx context.Context, id string, children []jobs.Job, followUp jobs.Job) error {
+//
+// opts go with every child, such as producer.Tenant to keep one big group
+// from delaying other tenants' jobs; Start sets the children's JobIDs and
+// Group itself, over any given. They do not go with the follow-up, which
+// a child's delivery sends later.
+func (g *Groups) Start(ctx context.Context, id string, children []jobs.Job, followUp jobs.Job, opts ...producer.SendOption) error {
 	f, err := followUpJob(id, children, followUp)
 	if err != nil {
 		return err
@@ -98,12 +103,14 @@ func (g *Groups) Start(ctx context.Context, id string, children []jobs.Job, foll
 	for i := range ids {
 		ids[i] = ChildID(id, i+1)
 	}
-	return g.sendChildren(ctx, id, children, ids)
+	return g.sendChildren(ctx, id, children, ids, opts...)
 }
 
-// sendChildren sends children of group id under the job ids ids.
-func (g *Groups) sendChildren(ctx context.Context, id string, children []jobs.Job, ids []string) error {
-	if _, err := g.queue.SendBatch(ctx, children, producer.JobIDs(ids...), producer.Group(id)); err != nil {
+// sendChildren sends children of group id under the job ids ids, with
+// opts.
+func (g *Groups) sendChildren(ctx context.Context, id string, children []jobs.Job, ids []string, opts ...producer.SendOption) error {
+	opts = append(slices.Clip(opts), producer.JobIDs(ids...), producer.Group(id))
+	if _, err := g.queue.SendBatch(ctx, children, opts...); err != nil {
 		return fmt.Errorf("groups: send the children of %s: %w", id, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package groups_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -407,6 +408,39 @@ func TestGroups_IDsAreDerivedFromTheGroup(t *testing.T) {
 	for _, id := range []string{groups.ChildID(long, ddb.MaxBatchChildren), groups.FollowUpID(long)} {
 		if err := jobs.ValidateJobID(id); err != nil {
 			t.Errorf("the longest group's job id %s: %v", id, err)
+		}
+	}
+}
+
+func TestGroups_StartsChildrenWithTheGivenOptionsAndTheirOwnJobIDsAndGroup(t *testing.T) {
+	w := newWorld(t)
+	capture := &testenv.SQSCapture{}
+	q := producer.New(testenv.SQS(t, capture.Option()), w.queue, producer.WithTimeout(30*time.Second))
+	g := groups.New(w.store, q, groups.Options{})
+	id := w.groupID("tenant")
+	children := parts(id, 12) // two SendMessageBatch calls
+	// A caller's JobIDs and Group lose to the group's own.
+	if err := g.Start(t.Context(), id, children, assemble{Group: id},
+		producer.Tenant("buyer-1"), producer.Group("other"), producer.JobIDs(make([]string, 12)...)); err != nil {
+		t.Fatal(err)
+	}
+	tenants := capture.GroupIDs(t)
+	for _, c := range children {
+		body, _ := jobs.Marshal(c)
+		if got := tenants[string(body)]; got != "buyer-1" {
+			t.Errorf("child %s went with MessageGroupId %q, want buyer-1", body, got)
+		}
+	}
+	for _, m := range testenv.ReceiveAll(t.Context(), t, w.sqs, w.queue, len(children), 10*time.Second) {
+		var p part
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &p); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := testenv.Attr(m, jobs.AttrJobID), groups.ChildID(id, p.N); got != want {
+			t.Errorf("child %d has job id %q, want %q", p.N, got, want)
+		}
+		if got := testenv.Attr(m, jobs.AttrGroupID); got != id {
+			t.Errorf("child %d has group_id %q, want %q", p.N, got, id)
 		}
 	}
 }

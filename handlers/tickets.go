@@ -15,6 +15,7 @@ import (
 	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/internal/claim"
 	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/producer"
 )
 
 // Timeouts of the ticket jobs.
@@ -80,7 +81,10 @@ func (h *Tickets) Order(ctx context.Context, j demo.TicketOrder) error {
 		for i := range js {
 			js[i] = demo.GenerateTicket{OrderID: j.OrderID, Number: i + 1, Total: j.Tickets, Event: j.Event, Attendee: j.Email}
 		}
-		if err := h.Groups.Start(ctx, j.OrderID, js, demo.DispatchTickets{OrderID: j.OrderID}); err != nil {
+		// The buyer is the tickets' tenant: one big order does not delay
+		// other buyers' tickets on a fair queue.
+		tenant := producer.Tenant(BuyerTenant(j.Email))
+		if err := h.Groups.Start(ctx, j.OrderID, js, demo.DispatchTickets{OrderID: j.OrderID}, tenant); err != nil {
 			// Some may have gone out: their repeats count once.
 			return "", fmt.Errorf("ticket order: %w", err)
 		}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -107,7 +108,8 @@ func newBenchWorld(b *testing.B) *benchWorld {
 // webSender is the producer `busywork web` would make for queue, on the
 // counted client.
 func (w *benchWorld) webSender(queue string) *producer.Producer {
-	return producer.New(w.webSQS, queue, producer.WithBatching(producer.SuggestedBatchWindow))
+	return producer.New(w.webSQS, queue, producer.WithBatching(producer.SuggestedBatchWindow),
+		producer.WithUniqueStore(ddb.New(w.webDDB, w.table)))
 }
 
 // workerSender is the follow-up producer `busywork worker` would make for
@@ -292,10 +294,15 @@ func benchPosts(b *testing.B, srv *httptest.Server, session *http.Cookie, n int)
 // benchClient posts to the web app; it keeps its connection.
 var benchClient = &http.Client{Transport: &http.Transport{Proxy: nil}}
 
+// benchShows numbers the events of postOrder's orders.
+var benchShows atomic.Int64
+
 // postOrder posts a JSON order of n tickets as the user of session and
-// returns the order's id and the status.
+// returns the order's id and the status. Each order is for another
+// event: the same order posted again would be a repeat, which the web app
+// does not enqueue.
 func postOrder(b *testing.B, srv *httptest.Server, session *http.Cookie, n int) (string, int) {
-	body := fmt.Sprintf(`{"event":"Benchmark Live","tickets":%d}`, n)
+	body := fmt.Sprintf(`{"event":"Benchmark Live %d","tickets":%d}`, benchShows.Add(1), n)
 	req, err := http.NewRequestWithContext(b.Context(), http.MethodPost, srv.URL+"/orders", strings.NewReader(body))
 	if err != nil {
 		b.Fatal(err)

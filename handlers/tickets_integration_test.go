@@ -377,3 +377,26 @@ func TestTickets_AThousandTicketOrderIsDispatchedOnceInSeveralEmails(t *testing.
 	}
 	checkTickets(t, mails, id, demo.MaxTickets)
 }
+
+func TestTickets_AnOrdersTicketsCarryItsBuyerAsTheirTenantWhichIsNotTheAddress(t *testing.T) {
+	w := newTicketWorld(t)
+	capture := &testenv.SQSCapture{}
+	q := producer.New(testenv.SQS(t, capture.Option()), w.queue, producer.WithTimeout(30*time.Second))
+	id := strings.ToLower(testenv.UniqueName(t, "o-", 60))
+	buyer := "Ada.Lovelace@Example.COM"
+	if err := w.tickets(q).Order(t.Context(), demo.TicketOrder{OrderID: id, Email: buyer, Event: "Gala", Tickets: 3}); err != nil {
+		t.Fatal(err)
+	}
+	tenant := handlers.BuyerTenant(buyer)
+	if tenant != handlers.BuyerTenant(" ada.lovelace@example.com ") || strings.Contains(strings.ToLower(tenant), "ada") ||
+		len(tenant) > producer.MaxTenantBytes || tenant == handlers.BuyerTenant("grace@example.com") {
+		t.Fatalf("BuyerTenant(%q) = %q, want one per normalised address that does not show it", buyer, tenant)
+	}
+	sent := capture.GroupIDs(t)
+	for n := 1; n <= 3; n++ {
+		body, _ := jobs.Marshal(demo.GenerateTicket{OrderID: id, Number: n, Total: 3, Event: "Gala", Attendee: buyer})
+		if got, ok := sent[string(body)]; !ok || got != tenant {
+			t.Errorf("ticket %d went with MessageGroupId %q (sent: %v), want the buyer's tenant %q", n, got, ok, tenant)
+		}
+	}
+}

@@ -142,7 +142,8 @@ resource "aws_iam_role_policy" "task" {
 # (output web_policy_json):
 #   producer.SendAPI     SendMessage, SendMessageBatch (micro-batching) to any lane.
 #   queueURLGetter       GetQueueUrl of a lane whose URL is not given.
-#   ddb.Client           sessions, tokens and order status in the table.
+#   ddb.Client           sessions, tokens, order status and the orders' unique
+#                        keys (producer.Unique: PutItem, DeleteItem) in the table.
 data "aws_iam_policy_document" "web" {
   statement {
     sid       = "Enqueue"

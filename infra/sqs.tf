@@ -1,4 +1,10 @@
 # One queue and one dead-letter queue per lane, encrypted with SSE-SQS.
+#
+# The lanes are standard queues, and so SQS fair queues with no setting of
+# their own: a job sent with producer.Tenant carries a MessageGroupId, and
+# SQS serves other tenants first while one tenant's backlog is large (the
+# demo's tickets carry their buyer). Keep them standard: on a FIFO queue a
+# MessageGroupId orders its messages and serialises them.
 
 resource "aws_sqs_queue" "dlq" {
   for_each = var.lanes

@@ -40,10 +40,16 @@ type Result struct {
 // code and message; a call that fails as a whole (or times out) fails the
 // jobs of that call. Options.Timeout bounds the whole SendBatch.
 // SendBatch does not use micro-batching.
+//
+// A Tenant goes on every job. Unique fails every job with
+// ErrInvalidUnique before any network call: send unique jobs with Send.
 func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOption) ([]Result, error) {
 	so := collectSendOptions(opts)
 	if err := so.checkBatch(len(js)); err != nil {
 		return failAll(len(js), err)
+	}
+	if so.unique != nil {
+		return failAll(len(js), errUniqueInBatch)
 	}
 	results := make([]Result, len(js))
 	msgs := make([]*message, 0, len(js))
@@ -121,6 +127,7 @@ func (p *Producer) sendChunk(ctx context.Context, msgs []*message) []error {
 			MessageBody:       aws.String(m.body),
 			MessageAttributes: m.attrs,
 			DelaySeconds:      m.delay,
+			MessageGroupId:    m.tenant,
 		}
 	}
 	errs := make([]error, len(msgs))

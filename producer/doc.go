@@ -26,6 +26,14 @@
 //		}
 //	})
 //
+// Send options shape one send: Delay keeps jobs invisible for a while,
+// JobID gives a follow-up a deterministic id, Tenant names whose jobs
+// they are (SQS's MessageGroupId: a fair queue keeps one tenant's backlog
+// from delaying the others'), and Unique makes a Send a no-op when a job
+// of its type was sent with the same key within a window (a double-click
+// enqueues one order; the keys live in DynamoDB, given with
+// WithUniqueStore).
+//
 // SendBatch sends many jobs in SendMessageBatch calls and reports each
 // job's outcome. With WithBatching, concurrent Sends share
 // SendMessageBatch calls too (micro-batching), which cuts SQS requests

@@ -57,6 +57,10 @@ type Options struct {
 	// each message on its own. New lowers a window longer than half of
 	// Timeout to half of Timeout. SuggestedBatchWindow is a good start.
 	BatchWindow time.Duration
+
+	// Uniques keeps the keys of the jobs sent with the Unique option (a
+	// *ddb.Store); see WithUniqueStore. nil refuses Unique.
+	Uniques UniqueStore
 }
 
 // WithSigningKey returns an option that sets Options.SigningKey.
@@ -103,6 +107,8 @@ type sendOptions struct {
 	delay  time.Duration
 	jobIDs []string
 	group  string
+	unique *uniqueOption // Unique; unique.go
+	tenant *string       // Tenant; tenant.go
 }
 
 // Delay returns an option that keeps the messages invisible to consumers

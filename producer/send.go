@@ -65,6 +65,12 @@ func (p *Producer) Options() Options {
 // made: after a timeout the job may still have been enqueued under that id,
 // which is the consumer's idempotency key.
 //
+// With Unique, Send first records the job's key; if a job sent within the
+// window holds it, Send sends nothing and returns that job's id with a
+// *DuplicateError (see Unique). A bad Unique or Tenant is refused before
+// any network call with an error wrapping ErrInvalidUnique or
+// ErrInvalidTenant.
+//
 // With micro-batching on (Options.BatchWindow), Send may wait up to the
 // window for other Sends to share its SQS call. If ctx ends before the
 // batch leaves, Send withdraws its message (nothing is sent) and returns
@@ -85,14 +91,24 @@ func (p *Producer) Send(ctx context.Context, job jobs.Job, opts ...SendOption) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
+	if so.unique != nil {
+		return p.sendUnique(ctx, m, *so.unique)
+	}
+	return p.sendMessage(ctx, m)
+}
+
+// sendMessage sends m, alone or in a micro-batch; ctx carries the Send's
+// Timeout.
+func (p *Producer) sendMessage(ctx context.Context, m *message) (string, error) {
 	if p.opts.BatchWindow > 0 {
 		return p.sendBatched(ctx, m)
 	}
-	_, err = p.client.SendMessage(ctx, &sqs.SendMessageInput{
+	_, err := p.client.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:          aws.String(p.queueURL),
 		MessageBody:       aws.String(m.body),
 		MessageAttributes: m.attrs,
 		DelaySeconds:      m.delay,
+		MessageGroupId:    m.tenant,
 	})
 	if err != nil {
 		return m.id, fmt.Errorf("producer: send %s job %s: %w", m.jobType, m.id, err)
@@ -108,6 +124,7 @@ type message struct {
 	attrs   map[string]types.MessageAttributeValue
 	delay   int32
 	size    int // as SQS counts it: body plus attributes
+	tenant  *string
 }
 
 // encode checks job, the i-th of its send, and so and builds its message.
@@ -122,6 +139,13 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int) (*message, error)
 	}
 	if so.delay < 0 || so.delay > MaxDelay {
 		return nil, fmt.Errorf("producer: %s job: %w: %v is not between 0 and %v", typ, ErrInvalidDelay, so.delay, MaxDelay)
+	}
+	if err := checkUnique(typ, so.unique, p.opts.Uniques); err != nil {
+		return nil, err
+	}
+	tenant, err := checkTenant(typ, so.tenant)
+	if err != nil {
+		return nil, err
 	}
 	id := rand.Text()
 	if want := so.jobID(i); want != "" {
@@ -141,6 +165,7 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int) (*message, error)
 		attrs:   make(map[string]types.MessageAttributeValue, 4),
 		delay:   int32((so.delay + time.Second - 1) / time.Second),
 		size:    len(body),
+		tenant:  tenant,
 	}
 	m.setAttr(jobs.AttrJobType, typ)
 	m.setAttr(jobs.AttrJobID, m.id)

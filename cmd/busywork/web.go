@@ -52,7 +52,10 @@ var webCommand = &busywork.Command{
                          address gets the tickets (an email in the request
                          is ignored); without a session 401 (JSON) or a
                          redirect to sign in (form); 429 with Retry-After
-                         for a user over the order throttle
+                         for a user over the order throttle; the same order
+                         (event, tickets) again within 30s, as from a
+                         double-click, enqueues nothing and gets the first
+                         order's answer
   GET  /orders/ID        the order's progress (JSON)
   GET  /static/order.js  the order page's script
   GET  /healthz          200 "ok"
@@ -108,9 +111,12 @@ func runWeb(ctx context.Context, inv *busywork.Invocation) error {
 		return err
 	}
 
-	// The request path's clients retry within its 1 s deadline.
+	// The request path's clients retry within its 1 s deadline. The
+	// producer keeps its unique keys (repeated orders) in the table.
 	webAWS := awsclient.Interactive(awsCfg)
-	router, err := inv.Router(ctx, sqs.NewFromConfig(webAWS), producer.WithBatching(producer.SuggestedBatchWindow))
+	store := ddb.New(awsclient.NewDynamoDB(webAWS), settings.Table)
+	router, err := inv.Router(ctx, sqs.NewFromConfig(webAWS), producer.WithBatching(producer.SuggestedBatchWindow),
+		producer.WithUniqueStore(store))
 	if err != nil {
 		return err
 	}
@@ -120,7 +126,7 @@ func runWeb(ctx context.Context, inv *busywork.Invocation) error {
 	}
 	app := webapp.New(webapp.Config{
 		Sender:  router,
-		Store:   ddb.New(awsclient.NewDynamoDB(webAWS), settings.Table),
+		Store:   store,
 		BaseURL: cfg.BaseURL,
 		Logger:  log,
 		Routes:  routes,

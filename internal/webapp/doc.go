@@ -3,9 +3,11 @@
 // the work (looking the user up, making a token, sending the mail) to the
 // worker's magic_link handler.
 //
+//	store := ddb.New(dynamoClient, "busywork")
 //	app := webapp.New(webapp.Config{
-//		Sender:  producer.New(sqsClient, queueURL, producer.WithBatching(producer.SuggestedBatchWindow)),
-//		Store:   ddb.New(dynamoClient, "busywork"),
+//		Sender: producer.New(sqsClient, queueURL, producer.WithBatching(producer.SuggestedBatchWindow),
+//			producer.WithUniqueStore(store)),
+//		Store:   store,
 //		BaseURL: "https://busywork.example.com",
 //	})
 //	http.ListenAndServe("127.0.0.1:8080", app)
@@ -31,7 +33,9 @@
 //	POST /orders           enqueue a ticket order for the signed-in user, to
 //	                       the session's address (see orders.go); 401 (JSON)
 //	                       or 303 to /#sign-in (form) without a session, 429
-//	                       with Retry-After over the order throttle
+//	                       with Retry-After over the order throttle; the
+//	                       same order again within 30 s gets the first's
+//	                       answer and enqueues nothing
 //	GET  /orders/{id}      an order's progress as JSON, with the action that
 //	                       finishes it when it stalled
 //	GET  /static/order.js  the order page's script
@@ -49,7 +53,13 @@
 // Orders need a signed-in user: the tickets go to the session's address,
 // whatever the request says, so the app cannot be made to mail strangers.
 // The order throttle is a token bucket per signed-in user
-// (Config.OrderBurst, OrderInterval).
+// (Config.OrderBurst, OrderInterval). An order is sent with
+// producer.Unique keyed by its buyer, event and number of tickets, so the
+// same order posted again within RepeatOrderWindow (a double-click, a
+// reload of the answer) enqueues nothing, gets the first's answer with
+// its order id, and does not count against the throttle; Config.Sender
+// needs a unique store (producer.WithUniqueStore) for it. It carries its
+// buyer as its tenant (handlers.BuyerTenant), as its tickets do.
 //
 // Every answer carries the headers of secheaders.Wrap: a Content-Security-Policy that
 // runs no inline script and lets no site frame the pages, nosniff and

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/demo"
@@ -38,7 +39,9 @@ type orderRequest struct {
 // order's progress). The tickets go to the session's address, whatever
 // the request says. Without a session it enqueues nothing: 401 to JSON,
 // a redirect to the sign-in form to a form. A user over the order
-// throttle gets 429 with Retry-After.
+// throttle gets 429 with Retry-After. The same order posted again within
+// RepeatOrderWindow enqueues nothing and gets the first's answer (its
+// order id).
 func (a *app) order(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	asJSON := isJSON(r)
@@ -78,16 +81,27 @@ func (a *app) order(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	if wait := a.orders.wait(email); wait > 0 {
+	wait, giveBack := a.orders.take(email)
+	if wait > 0 {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		fail(http.StatusTooManyRequests, msgTooManyOrders)
 		return
 	}
-	if _, err := a.sender.Send(r.Context(), job); err != nil {
-		if errors.Is(err, producer.ErrInvalidJob) {
-			fail(http.StatusBadRequest, err.Error())
-			return
-		}
+	// The order's job id is its order id, so that a repeat of it (a
+	// double-click, a reload of the answer), which Unique turns into a
+	// no-op returning the first's job id, gets the first's answer and
+	// does not count against the throttle.
+	id, err := a.sender.Send(r.Context(), job, producer.JobID(job.OrderID),
+		producer.Unique(orderKey(job), RepeatOrderWindow), producer.Tenant(handlers.BuyerTenant(email)))
+	switch {
+	case errors.Is(err, producer.ErrDuplicate) && demo.ValidateOrderID(id) == nil:
+		giveBack()
+		a.log.Info("ticket order repeated: answered with the first", "order_id", id)
+		job.OrderID = id
+	case errors.Is(err, producer.ErrInvalidJob):
+		fail(http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
 		a.log.Warn("enqueue ticket_order job", "error", err)
 		w.Header().Set("Retry-After", "1")
 		fail(http.StatusServiceUnavailable, msgUnavailable)
@@ -128,6 +142,20 @@ func postedOrder(r *http.Request, asJSON bool) (orderRequest, error) {
 	}
 	req.Tickets = n
 	return req, nil
+}
+
+// RepeatOrderWindow is how long an order is remembered (producer.Unique)
+// so that posting it again, with the same event and number of tickets,
+// enqueues nothing and answers as the first post did: long enough for a
+// double-click, a reload of the answer or a retry after a lost answer; a
+// second order of the same tickets in that time is far more likely a
+// repeat than meant.
+const RepeatOrderWindow = 30 * time.Second
+
+// orderKey is the unique key of job: its buyer, event and number of
+// tickets.
+func orderKey(job demo.TicketOrder) string {
+	return ddb.NormalizeEmail(job.Email) + "\n" + strconv.Itoa(job.Tickets) + "\n" + job.Event
 }
 
 // newOrderID returns a fresh order id: 26 letters and digits.

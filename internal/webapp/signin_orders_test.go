@@ -2,6 +2,7 @@ package webapp_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -74,7 +75,7 @@ func TestOrderPost_TheTicketsGoToTheSignedInAddressWhateverTheRequestSays(t *tes
 	}
 
 	// An old page's form still posts an email field.
-	form := url.Values{"email": {stranger}, "event": {"Gala"}, "tickets": {"2"}}.Encode()
+	form := url.Values{"email": {stranger}, "event": {"Gala"}, "tickets": {"3"}}.Encode()
 	req := newRequest(t, http.MethodPost, e.srv.URL+"/orders", "application/x-www-form-urlencoded", form)
 	req.AddCookie(session)
 	r = do(t, req)
@@ -101,14 +102,16 @@ func TestOrderPost_AUserOverTheOrderThrottleGets429WithRetryAfterWhileOthersAreS
 	clk := &clock{at: time.Now()}
 	e := newEnv(t, envOptions{app: func(c *webapp.Config) { c.OrderBurst, c.OrderInterval, c.Now = burst, interval, clk.now }})
 	flooder, other := e.signIn(t, recipient(t, "flooder")), e.signIn(t, recipient(t, "other"))
-	body := `{"event":"Gala","tickets":1000}`
+	// Each order is another (the same one again is a repeat, not counted).
+	shows := 0
+	body := func() string { shows++; return fmt.Sprintf(`{"event":"Gala %d","tickets":1000}`, shows) }
 
 	for i := range burst {
-		if r := e.postOrder(t, flooder, body); r.status != http.StatusAccepted {
+		if r := e.postOrder(t, flooder, body()); r.status != http.StatusAccepted {
 			t.Fatalf("order %d of the burst: %d %s, want 202", i+1, r.status, r.body)
 		}
 	}
-	r := e.postOrder(t, flooder, body)
+	r := e.postOrder(t, flooder, body())
 	secs, err := strconv.Atoi(r.retryAfter)
 	if r.status != http.StatusTooManyRequests || err != nil || secs < 1 || secs > 60 || !strings.Contains(r.body, "wait a little") {
 		t.Fatalf("JSON over the burst: %d Retry-After %q %s, want 429 with Retry-After 1 to 60 seconds", r.status, r.retryAfter, r.body)
@@ -118,12 +121,12 @@ func TestOrderPost_AUserOverTheOrderThrottleGets429WithRetryAfterWhileOthersAreS
 		!strings.Contains(r.body, `action="/orders"`) {
 		t.Fatalf("form over the burst: %d Retry-After %q, want a 429 page with the order form:\n%s", r.status, r.retryAfter, r.body)
 	}
-	if r := e.postOrder(t, other, body); r.status != http.StatusAccepted {
+	if r := e.postOrder(t, other, body()); r.status != http.StatusAccepted {
 		t.Fatalf("another user during the flood: %d %s, want 202", r.status, r.body)
 	}
 	// A minute later the flooder has earned one order again.
 	clk.advance(interval)
-	if r := e.postOrder(t, flooder, body); r.status != http.StatusAccepted {
+	if r := e.postOrder(t, flooder, body()); r.status != http.StatusAccepted {
 		t.Fatalf("a minute later: %d %s, want 202", r.status, r.body)
 	}
 	msgs := testenv.ReceiveAll(t.Context(), t, e.sqs, e.queueURL, burst+2, 10*time.Second)

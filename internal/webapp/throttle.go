@@ -64,6 +64,14 @@ func newThrottle(every time.Duration, burst, maxClients int, now func() time.Tim
 // the bucket is empty, takes nothing and returns how long until it holds
 // a request again.
 func (t *throttle) wait(client string) time.Duration {
+	d, _ := t.take(client)
+	return d
+}
+
+// take is wait that can be undone: when it takes a request, it also
+// returns a func that puts it back, for a request that turned out not to
+// count (a repeated order).
+func (t *throttle) take(client string) (time.Duration, func()) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -80,10 +88,13 @@ func (t *throttle) wait(client string) time.Duration {
 		t.clients[client] = e
 	}
 	lim := e.Value.(*bucket).lim
-	if lim.AllowN(now, 1) {
-		return 0
+	if tokens := lim.TokensAt(now); tokens < 1 {
+		return time.Duration((1 - tokens) * float64(t.every)), nil
 	}
-	return time.Duration((1 - lim.TokensAt(now)) * float64(t.every))
+	r := lim.ReserveN(now, 1) // a token is there: no wait
+	// Cancelled at its own time (a Reservation cancelled later than it
+	// acts restores nothing), it gives the token back.
+	return 0, func() { r.CancelAt(now) }
 }
 
 // retryAfter formats wait as a Retry-After header: whole seconds, rounded

@@ -42,6 +42,27 @@ func TestThrottle_BurstThenOneAnIntervalAndTheWaitUntilTheNext(t *testing.T) {
 	}
 }
 
+func TestThrottle_ARequestGivenBackDoesNotCount(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	th := newThrottle(time.Minute, 2, 10, clk.now)
+
+	if d, giveBack := th.take("a"); d != 0 || giveBack == nil {
+		t.Fatalf("first request: wait %s, want 0 and a way to give it back", d)
+	}
+	d, giveBack := th.take("a")
+	if d != 0 {
+		t.Fatalf("second request of the burst: wait %s, want 0", d)
+	}
+	clk.add(100 * time.Millisecond) // the send that found a repeat
+	giveBack()                      // it does not count
+	if d := th.wait("a"); d != 0 {
+		t.Fatalf("after one was given back: wait %s, want 0 (a burst of 2, one counted)", d)
+	}
+	if d, giveBack := th.take("a"); d == 0 || giveBack != nil {
+		t.Fatalf("over the burst: wait %s and a give-back %v, want a wait and nothing to give back", d, giveBack != nil)
+	}
+}
+
 func TestThrottle_RemembersAtMostMaxClientsForgettingTheLeastRecentlySeen(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	th := newThrottle(time.Hour, 1, 3, clk.now)

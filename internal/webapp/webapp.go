@@ -52,7 +52,9 @@ type Store interface {
 // Config configures the app. The zero value of each optional field selects
 // the default documented on it.
 type Config struct {
-	// Sender enqueues the magic_link jobs (a *producer.Producer). Required.
+	// Sender enqueues the magic_link and ticket_order jobs (a
+	// *producer.Producer or Router), with a unique store
+	// (producer.WithUniqueStore) for the orders. Required.
 	Sender Sender
 	// Store spends tokens and keeps sessions (a *ddb.Store). Required.
 	Store Store

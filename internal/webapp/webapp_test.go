@@ -66,10 +66,14 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if !o.sdkRetries {
 		webCfg = awsclient.Interactive(webCfg)
 	}
-	sender := producer.New(sqs.NewFromConfig(webCfg, o.sqsOpts...), queueURL, o.prodOpts...)
+	// As `busywork web` makes them: the producer keeps its unique keys
+	// (repeated orders) in the app's table, through the app's client.
+	appStore := ddb.New(awsclient.NewDynamoDB(webCfg, o.ddbOpts...), table)
+	prodOpts := append([]func(*producer.Options){producer.WithUniqueStore(appStore)}, o.prodOpts...)
+	sender := producer.New(sqs.NewFromConfig(webCfg, o.sqsOpts...), queueURL, prodOpts...)
 	cfg := webapp.Config{
 		Sender:  sender,
-		Store:   ddb.New(awsclient.NewDynamoDB(webCfg, o.ddbOpts...), table),
+		Store:   appStore,
 		Logger:  slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Metrics: prometheus.NewRegistry(),
 	}
