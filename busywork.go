@@ -41,7 +41,9 @@
 package busywork
 
 import (
+	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -54,6 +56,7 @@ import (
 	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
+	"github.com/busywork/busywork/ratelimit"
 )
 
 // App is a service built on the runtime: its handlers, where their jobs
@@ -105,6 +108,60 @@ type Env struct {
 	// around every handler, outside the App's own. It can start groups
 	// only when Serving.
 	Groups *groups.Groups
+
+	// limits are the configured rate limits (BUSYWORK_RATE_LIMITS).
+	limits map[string]ratelimit.Rate
+	// limiters are the limits handed out, by name.
+	limiters map[string]*ratelimit.Limiter
+	// store keeps groups and limits in the runtime's table.
+	store *ddb.Store
+}
+
+// MailLimit is the name of the limit that handlers sending mail through
+// SES share: unless BUSYWORK_RATE_LIMITS sets it, the worker sets it to
+// the account's sending rate (SES v2 GetAccount) when it starts, and
+// leaves mail unlimited where the endpoint does not answer.
+const MailLimit = "mail"
+
+// Limiter returns the fleet-wide rate limit called name, for
+// consumer.RateLimit: handlers that share a limit ask for it by the same
+// name. Its rate is BUSYWORK_RATE_LIMITS's entry for name; without one it
+// limits nothing and costs nothing (MailLimit excepted, see there). A job
+// type named in BUSYWORK_RATE_LIMITS gets its own limit without asking,
+// in place of any given at its registration.
+func (e *Env) Limiter(name string) consumer.Limiter {
+	return e.limiter(name)
+}
+
+func (e *Env) limiter(name string) *ratelimit.Limiter {
+	if l, ok := e.limiters[name]; ok {
+		return l
+	}
+	if e.limiters == nil {
+		e.limiters = map[string]*ratelimit.Limiter{}
+	}
+	l := ratelimit.New(e.store, name, e.limits[name])
+	e.limiters[name] = l
+	return l
+}
+
+// applyLimits gives each job type BUSYWORK_RATE_LIMITS names its limit,
+// and refuses a name that is neither a type nor a limit the handlers
+// asked for.
+func (e *Env) applyLimits(mux *consumer.Mux) error {
+	types := mux.Types()
+	for _, name := range slices.Sorted(maps.Keys(e.limits)) {
+		switch _, asked := e.limiters[name]; {
+		case slices.Contains(types, name):
+			if err := mux.Limit(name, e.limiter(name)); err != nil {
+				return err
+			}
+		case !asked:
+			return ConfigErrorf("%s_RATE_LIMITS: %q is neither a job type (%s) nor a limit the handlers share (%s)",
+				envPrefix, name, strings.Join(types, ", "), strings.Join(slices.Sorted(maps.Keys(e.limiters)), ", "))
+		}
+	}
+	return nil
 }
 
 // Main runs the command that os.Args names and exits with its status; see
@@ -124,7 +181,8 @@ func (app *App) mux(env *Env) (*consumer.Mux, error) {
 	if env.Queue != nil {
 		queue = env.Queue
 	}
-	env.Groups = groups.New(ddb.New(awsclient.NewDynamoDB(env.AWS), env.Table), queue, groups.Options{Logger: env.Logger})
+	env.store = ddb.New(awsclient.NewDynamoDB(env.AWS), env.Table)
+	env.Groups = groups.New(env.store, queue, groups.Options{Logger: env.Logger})
 	mux.Use(env.Groups.Middleware())
 	if err := app.Register(mux, env); err != nil {
 		return nil, err
@@ -132,13 +190,16 @@ func (app *App) mux(env *Env) (*consumer.Mux, error) {
 	if !slices.Contains(mux.Types(), jobs.TypePing) {
 		consumer.Handle(mux, (&pinger{Logger: env.Logger}).handle, consumer.Timeout(PingTimeout))
 	}
+	if err := env.applyLimits(mux); err != nil {
+		return nil, err
+	}
 	return mux, nil
 }
 
 // typesMux returns the App's handlers on a Mux registered with a
 // non-serving Env: for their job types.
 func (app *App) typesMux(cfg config, awsCfg aws.Config) (*consumer.Mux, error) {
-	return app.mux(&Env{AWS: awsCfg, Logger: slog.New(slog.DiscardHandler), Table: cfg.Table})
+	return app.mux(&Env{AWS: awsCfg, Logger: slog.New(slog.DiscardHandler), Table: cfg.Table, limits: cfg.limits})
 }
 
 // typeList returns the App's job types, for help: its handlers registered
@@ -150,4 +211,24 @@ func (app *App) typeList() string {
 		return "(cannot list them: " + err.Error() + ")"
 	}
 	return strings.Join(mux.Types(), ", ")
+}
+
+// mailRate sets MailLimit, if a handler asked for it and
+// BUSYWORK_RATE_LIMITS does not set it, to the SES account's sending
+// rate, and logs the rate mail goes out at.
+func (e *Env) mailRate(ctx context.Context, ses ratelimit.AccountAPI) {
+	l, asked := e.limiters[MailLimit]
+	if !asked {
+		return
+	}
+	if _, set := e.limits[MailLimit]; !set {
+		rate, err := ratelimit.SESRate(ctx, ses)
+		if err != nil {
+			e.Logger.Warn("mail is not rate limited: SES did not tell its sending rate; set "+envPrefix+"_RATE_LIMITS=mail=N/s",
+				"error", err)
+			return
+		}
+		l.SetRate(rate)
+	}
+	e.Logger.Info("mail rate limit", "rate", l.Rate().String())
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/producer"
+	"github.com/busywork/busywork/ratelimit"
 )
 
 // envPrefix is the prefix of busywork's environment variables.
@@ -45,6 +46,13 @@ type config struct {
 	SigningKey string `envconfig:"SIGNING_KEY"`
 	// LogLevel is the lowest level logged: debug, info, warn or error.
 	LogLevel slog.Level `envconfig:"LOG_LEVEL" default:"info"`
+	// RateLimits are the fleet-wide rate limits, by job type or by the
+	// name of a limit handlers share (Env.Limiter), as in
+	// "ping=10/s,mail=600/m".
+	RateLimits string `envconfig:"RATE_LIMITS"`
+
+	// limits is RateLimits, parsed.
+	limits map[string]ratelimit.Rate
 }
 
 // loadConfig reads config from the environment and checks its values.
@@ -61,6 +69,11 @@ func loadConfig() (config, error) {
 			return c, err
 		}
 	}
+	limits, err := ratelimit.ParseLimits(c.RateLimits)
+	if err != nil {
+		return c, ConfigErrorf("%s_RATE_LIMITS: %v", envPrefix, err)
+	}
+	c.limits = limits
 	return c, nil
 }
 
@@ -82,6 +95,8 @@ type workerConfig struct {
 	WaitTime           time.Duration `envconfig:"WAIT_TIME"`
 	HungGrace          time.Duration `envconfig:"HUNG_GRACE"`
 	UnhealthyHungShare float64       `envconfig:"UNHEALTHY_HUNG_SHARE"`
+	HoldLimit          time.Duration `envconfig:"HOLD_LIMIT"`
+	MaxHop             time.Duration `envconfig:"MAX_HOP"`
 }
 
 // loadWorkerConfig reads the consumer's settings from the environment and
@@ -99,6 +114,7 @@ func loadWorkerConfig() (consumer.Config, error) {
 	return consumer.Config{
 		BackoffBase: w.BackoffBase, BackoffMax: w.BackoffMax, DrainTimeout: w.DrainTimeout,
 		WaitTime: w.WaitTime, HungGrace: w.HungGrace, UnhealthyHungShare: w.UnhealthyHungShare,
+		HoldLimit: w.HoldLimit, MaxHop: w.MaxHop,
 	}, nil
 }
 

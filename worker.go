@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -121,10 +122,12 @@ func runWorker(ctx context.Context, inv *Invocation) error {
 	if err != nil {
 		return err
 	}
-	mux, err := app.mux(&Env{AWS: awsCfg, Queue: followUps, Logger: log, Table: cfg.Table, Serving: true})
+	env := &Env{AWS: awsCfg, Queue: followUps, Logger: log, Table: cfg.Table, Serving: true, limits: cfg.limits}
+	mux, err := app.mux(env)
 	if err != nil {
 		return err
 	}
+	env.mailRate(ctx, sesv2.NewFromConfig(awsCfg))
 	ccfg.Queues = queueConfigs(served, urls)
 	ccfg.Logger = log
 	ccfg.Metrics = meters

@@ -25,11 +25,18 @@ func Backoff(receiveCount int, base, limit time.Duration, rnd func() float64) ti
 	if base <= 0 || limit <= 0 {
 		return 0
 	}
+	d := doubled(receiveCount, base, 2*limit)
+	return min(d/2+time.Duration(rnd()*float64(d/2)), limit)
+}
+
+// doubled returns base doubled for each try before the n-th, once it
+// reaches ceiling no further.
+func doubled(n int, base, ceiling time.Duration) time.Duration {
 	d := base
-	for i := 1; i < receiveCount && d < 2*limit; i++ {
+	for i := 1; i < n && d < ceiling; i++ {
 		d *= 2
 	}
-	return min(d/2+time.Duration(rnd()*float64(d/2)), limit)
+	return d
 }
 
 // visibilitySeconds converts d to the whole seconds SQS takes, rounding up

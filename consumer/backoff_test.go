@@ -87,3 +87,32 @@ func TestExtension_StopsAtTheDeadlineAndAtTwelveHours(t *testing.T) {
 		})
 	}
 }
+
+func TestRetryPolicy_DelayDoublesToItsCapWithItsShareOfJitter(t *testing.T) {
+	p := RetryPolicy{Attempts: 10, Base: time.Second, Max: 10 * time.Second, Jitter: 0.2}
+	for _, tt := range []struct {
+		attempt int
+		rnd     float64
+		want    time.Duration
+	}{
+		{1, 0, 800 * time.Millisecond}, // 80% fixed
+		{1, 1, time.Second},
+		{2, 0.5, 1800 * time.Millisecond},
+		{4, 0, 6400 * time.Millisecond},
+		{5, 1, 10 * time.Second}, // 16 s capped at 10
+		{50, 0, 8 * time.Second},
+	} {
+		if got := p.delay(tt.attempt, func() float64 { return tt.rnd }); got != tt.want {
+			t.Errorf("attempt %d, rnd %v: delay %s, want %s", tt.attempt, tt.rnd, got, tt.want)
+		}
+	}
+	// Unset delays come from the consumer's backoff, with equal jitter.
+	d := RetryPolicy{Attempts: 3}.withDefaults(2*time.Second, time.Minute)
+	if d.Base != 2*time.Second || d.Max != time.Minute || d.Jitter != 0.5 {
+		t.Errorf("defaults %+v", d)
+	}
+	// A base above the consumer's cap raises the cap, not the reverse.
+	if d := (RetryPolicy{Base: 2 * time.Minute}).withDefaults(time.Second, time.Minute); d.Max != 2*time.Minute {
+		t.Errorf("cap %s under a base of 2m", d.Max)
+	}
+}

@@ -54,6 +54,18 @@ type Config struct {
 	// DrainTimeout above WaitTime, as the defaults are. Default 20s.
 	WaitTime time.Duration
 
+	// HoldLimit is the longest wait a worker holds a job in its slot:
+	// for its due time, its turn under a rate limit, or a Snooze. A
+	// longer wait frees the slot and is sent on as a fresh copy of the
+	// message (see Snooze for the cost). Default DefaultHoldLimit (5s);
+	// at most MaxHop.
+	HoldLimit time.Duration
+	// MaxHop is the longest delay of one fresh copy; a longer wait (a
+	// delayed send, a long snooze) is made of hops of MaxHop, each a
+	// receive, a SendMessage and a DeleteMessage. Default and most
+	// MaxHop, SQS's 15 minutes; tests shorten it.
+	MaxHop time.Duration
+
 	// HungGrace is how long a handler may ignore its cancelled context
 	// before its message is given back for a retry and the handler counts
 	// as hung. Default 10s.
@@ -164,6 +176,8 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
 	setDefault(&c.WaitTime, 20*time.Second)
 	setDefault(&c.HungGrace, 10*time.Second)
+	setDefault(&c.HoldLimit, DefaultHoldLimit)
+	setDefault(&c.MaxHop, MaxHop)
 	if c.UnhealthyHungShare == 0 {
 		c.UnhealthyHungShare = 0.5
 	}
@@ -184,6 +198,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configErrorf("WaitTime", "%s is not a whole number of seconds from 1 to 20", c.WaitTime)
 	case c.HungGrace < 0 || c.HungGrace > time.Hour:
 		return c, configErrorf("HungGrace", "%s is not between 0 and 1h", c.HungGrace)
+	case c.MaxHop < time.Second || c.MaxHop > MaxHop:
+		return c, configErrorf("MaxHop", "%s is not between 1s and %s", c.MaxHop, MaxHop)
+	case c.HoldLimit < 0 || c.HoldLimit > c.MaxHop:
+		return c, configErrorf("HoldLimit", "%s is not between 0 and MaxHop (%s)", c.HoldLimit, c.MaxHop)
 	case !(c.UnhealthyHungShare >= 0 && c.UnhealthyHungShare <= 1): // NaN too
 		return c, configErrorf("UnhealthyHungShare", "%v is not between 0 and 1", c.UnhealthyHungShare)
 	}

@@ -18,7 +18,8 @@ func TestConfig_Defaults(t *testing.T) {
 	}
 	q := c.Queues[0]
 	if q.Name != "jobs" || q.MaxReceives != 100 || q.MaxUnconfirmed != 1000 || c.DrainTimeout != 25*time.Second || c.WaitTime != 20*time.Second ||
-		c.BackoffBase != 2*time.Second || c.BackoffMax != 15*time.Minute || c.HungGrace != 10*time.Second {
+		c.BackoffBase != 2*time.Second || c.BackoffMax != 15*time.Minute || c.HungGrace != 10*time.Second ||
+		c.HoldLimit != DefaultHoldLimit || c.MaxHop != MaxHop {
 		t.Fatalf("defaults = %+v, queue %+v", c, q)
 	}
 	// A shutdown no longer waits out a long poll, so a short drain keeps
@@ -53,6 +54,10 @@ func TestConfig_RejectsOutOfRangeValuesNamingTheField(t *testing.T) {
 		{"two lanes of one name", Config{Queues: []QueueConfig{{URL: "a/jobs"}, {URL: "b/jobs"}}}, "Queues[1].Name", `"jobs" names two queues`},
 		{"hung share above 1", Config{Queues: q, UnhealthyHungShare: 1.5}, "UnhealthyHungShare", "1.5"},
 		{"hung share not a number", Config{Queues: q, UnhealthyHungShare: math.NaN()}, "UnhealthyHungShare", "NaN"},
+		{"hop past SQS's delay", Config{Queues: q, MaxHop: 16 * time.Minute}, "MaxHop", "16m0s"},
+		{"hop under a second", Config{Queues: q, MaxHop: time.Millisecond}, "MaxHop", "1ms"},
+		{"hold past the hop", Config{Queues: q, MaxHop: time.Minute, HoldLimit: 2 * time.Minute}, "HoldLimit", "2m0s"},
+		{"negative hold", Config{Queues: q, HoldLimit: -time.Second}, "HoldLimit", "-1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

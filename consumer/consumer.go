@@ -50,7 +50,7 @@ func New(client SQSAPI, mux *Mux, cfg Config) (*Consumer, error) {
 	if err := cfg.checkRoutes(mux); err != nil {
 		return nil, err
 	}
-	mux.build()
+	mux.build(cfg)
 	c := &Consumer{client: client, mux: mux, cfg: cfg, now: time.Now}
 	for _, q := range cfg.Queues {
 		c.slots += q.Concurrency

@@ -186,7 +186,7 @@ func TestConsumer_DeadLettersPoisonMessagesWithAReasonAndKeepsWorking(t *testing
 	// each poison message reached the DLQ once (counted again after the
 	// stop).
 	receiveNone(t, client, url, 3*time.Second)
-	if n := queueSize(t, client, dlq); n != len(dead) {
+	if n := testenv.QueueSize(t, client, dlq); n != len(dead) {
 		t.Fatalf("%d messages in the DLQ after the stop, want the %d poison messages once each", n, len(dead))
 	}
 }

@@ -30,7 +30,7 @@ var keptFirst = []string{jobs.AttrJobID, jobs.AttrJobType, jobs.AttrSignature, j
 
 // deadLetter copies m to the lane's DLQ (see deadLetterInput).
 func (l *lane) deadLetter(m *message, reason error) error {
-	return l.sendCopy(l.dlqURL, m, reason)
+	return l.send(l.deadLetterInput(l.dlqURL, m, reason))
 }
 
 // park puts a copy of m, whose job failed for good but could not be sent
@@ -39,13 +39,15 @@ func (l *lane) deadLetter(m *message, reason error) error {
 // parked), and if that keeps failing the queue's redrive policy moves it
 // there. A replay from the DLQ drops the failure, so a replayed job runs.
 func (l *lane) park(m *message, reason error) error {
-	return l.sendCopy(l.url, m, reason)
+	return l.send(l.deadLetterInput(l.url, m, reason))
 }
 
-func (l *lane) sendCopy(queueURL string, m *message, reason error) error {
+// send makes one SendMessage call of the lane's own: a dead letter, a
+// parked one, a fresh copy.
+func (l *lane) send(in *sqs.SendMessageInput) error {
 	ctx, cancel := context.WithTimeout(context.Background(), l.callTimeout)
 	defer cancel()
-	_, err := l.c.client.SendMessage(ctx, l.deadLetterInput(queueURL, m, reason))
+	_, err := l.c.client.SendMessage(ctx, in)
 	return err
 }
 
@@ -63,24 +65,30 @@ func parked(msg types.Message) (reason error, ok bool) {
 }
 
 // deadLetterInput is the dead-letter copy of m for queueURL: the same
-// body, the attributes error (why, cleaned to the characters SQS takes)
-// and failed_at (when; a parked message keeps its own), then job_id,
-// job_type and signature, then the original's other attributes in name
-// order while they fit in SQS's 10; any it drops are logged. Every value
-// is cleaned to what SQS takes, so that a job whose type holds a control
-// character is still dead-lettered. A message that arrived with only a
-// body keeps its job id: the copy's job_id is the original's MessageId,
-// so a replay is recognised as the same job.
+// body, with the attributes error (why, cleaned to the characters SQS
+// takes) and failed_at (when; a parked message keeps its own), and m's
+// others as copyInput keeps them.
 func (l *lane) deadLetterInput(queueURL string, m *message, reason error) *sqs.SendMessageInput {
 	failedAt := l.c.now().UTC().Format(time.RFC3339Nano)
 	if at := attr(m.msg, jobs.AttrFailedAt); at != "" {
 		failedAt = at
 	}
-	attrs := map[string]types.MessageAttributeValue{
+	return l.copyInput(queueURL, m, map[string]types.MessageAttributeValue{
 		jobs.AttrError:    stringAttr(attributeText(reason.Error(), maxReasonBytes)),
 		jobs.AttrFailedAt: stringAttr(attributeText(failedAt, maxReasonBytes)),
-		jobs.AttrJobID:    stringAttr(attributeText(m.delivery.ID, max(len(m.delivery.ID), 1))),
-	}
+	})
+}
+
+// copyInput is a copy of m for queueURL: the same body, the attributes
+// own, then job_id, job_type, signature and group_id, then the original's
+// other attributes in name order while they fit in SQS's 10; any it drops
+// are logged. Every value is cleaned to what SQS takes, so that a job
+// whose type holds a control character is still copied. A message that
+// arrived with only a body keeps its job id: the copy's job_id is the
+// original's MessageId, so the copy is recognised as the same job.
+func (l *lane) copyInput(queueURL string, m *message, own map[string]types.MessageAttributeValue) *sqs.SendMessageInput {
+	attrs := own
+	attrs[jobs.AttrJobID] = stringAttr(attributeText(m.delivery.ID, max(len(m.delivery.ID), 1)))
 	if m.delivery.Type != "" {
 		attrs[jobs.AttrJobType] = stringAttr(attributeText(m.delivery.Type, maxReasonBytes))
 	}
@@ -106,7 +114,7 @@ func (l *lane) deadLetterInput(queueURL string, m *message, reason error) *sqs.S
 		attrs[name] = v
 	}
 	if len(dropped) > 0 {
-		l.log.Warn("dead letter: attributes dropped to fit SQS's limit of 10", "job_id", m.delivery.ID, "dropped", dropped)
+		l.log.Warn("copy of a message: attributes dropped to fit SQS's limit of 10", "job_id", m.delivery.ID, "dropped", dropped)
 	}
 	return &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: m.msg.Body, MessageAttributes: attrs}
 }

@@ -53,10 +53,22 @@
 //     killed outright runs at most Concurrency + that limit finished jobs
 //     again.
 //   - The handler returns an error, panics or runs out of time: the
-//     message's visibility is set to Backoff of its receive count (or the
-//     delay of a RetryAfter error), and SQS delivers it again then. The
-//     queue's redrive policy moves it to the DLQ after maxReceiveCount
-//     receives; Delivery.LastTry tells a handler that this is the last.
+//     message's visibility is set to the retry delay of its job type's
+//     RetryPolicy (by default Backoff of its attempt; or the delay of a
+//     RetryAfter error), and SQS delivers it again then. The queue's
+//     redrive policy moves it to the DLQ after maxReceiveCount receives,
+//     unless the type's RetryPolicy.Attempts says otherwise: busywork
+//     counts a job's attempts itself (Delivery.Attempt), dead-letters it
+//     with "attempts exhausted" and its last error after the last, and
+//     sends a job with attempts left on as a fresh copy before the
+//     queue's last receive. Delivery.LastTry tells a handler that this is
+//     the last.
+//   - The handler returns Snooze(d), the job is not due yet (a delayed
+//     send's due_at), or its type's rate limit (RateLimit) has no start
+//     for it now: the job waits, spending neither an attempt nor a
+//     receive. A wait of up to HoldLimit is held in the worker's slot;
+//     a longer one is sent on as a fresh copy of the message, delayed by
+//     up to MaxHop, and the message deleted.
 //   - The body is not a job (bad JSON, no or unknown type, fields that do
 //     not decode or Validate, or a panic while decoding), a signing key is
 //     set and the signature is missing or wrong, or the handler returns a
@@ -91,8 +103,9 @@
 // # Logs and metrics
 //
 // Each job outcome is one log line with the fields job_id, job_type, lane,
-// receive_count, duration_ms, outcome (succeeded, retried, dead_lettered,
-// released, hung, lease_lost) and error. Config.Metrics receives the
+// receive_count, duration_ms, outcome (succeeded, retried, snoozed,
+// dead_lettered, released, hung, lease_lost) and error, with attempt and
+// attempts for a type with a RetryPolicy. Config.Metrics receives the
 // consumer's measurements; package metrics records them in Prometheus
 // (busywork_*). The consumer itself depends on no metrics library.
 package consumer

@@ -418,7 +418,7 @@ func TestConsumer_AJobWhoseCopyToTheDLQFailedNeverRunsAgainInAnotherWorker(t *te
 	if id := aws.ToString(attrs[jobs.AttrJobID].StringValue); id != ids[0] {
 		t.Errorf("dead letter's job_id = %q, want %q", id, ids[0])
 	}
-	if n := queueSize(t, client, url); n != 0 {
+	if n := testenv.QueueSize(t, client, url); n != 0 {
 		t.Errorf("%d messages left on the queue", n)
 	}
 }

@@ -342,29 +342,6 @@ func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return sum
 }
 
-// queueSize returns how many messages queueURL holds, visible or in flight.
-func queueSize(t *testing.T, client *sqs.Client, queueURL string) int {
-	t.Helper()
-	out, err := client.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(queueURL),
-		AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	for _, name := range []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
-		v, err := strconv.Atoi(out.Attributes[string(name)])
-		if err != nil {
-			t.Fatalf("%s of %s: %v", name, queueURL, err)
-		}
-		n += v
-	}
-	return n
-}
-
 // sqsCharset is an sqs.Options func that refuses, as SQS does and fauxqs
 // does not, a SendMessage whose body or string attribute values hold a
 // character outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |

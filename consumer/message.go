@@ -17,6 +17,7 @@ const (
 	OutcomeReleased     = "released"      // unfinished at shutdown; visible again at once
 	OutcomeHung         = "hung"          // handler ignored cancellation; given back for retry
 	OutcomeLeaseLost    = "lease_lost"    // visibility ran out or could not be extended; another worker may have it
+	OutcomeSnoozed      = "snoozed"       // waits, without a try counted, as a fresh copy (see Snooze)
 )
 
 // Causes of a handler's cancelled context, for context.Cause.
@@ -53,6 +54,8 @@ type message struct {
 	received time.Time
 	// malformed is why the body has no job type, if it has none.
 	malformed error
+	// route is the job type's registration, once its body is decoded.
+	route *route
 
 	mu    sync.Mutex
 	state state
@@ -86,6 +89,9 @@ func (m *message) settle(next state) bool {
 type result struct {
 	outcome string
 	err     error         // the job's error, if any
-	delay   time.Duration // retried: the visibility set
+	delay   time.Duration // retried or snoozed: how long until it runs again
 	ran     time.Duration // how long the handler ran; 0 if it did not
+	// copy, when set, is the fresh copy sent in place of the message,
+	// which is then deleted; without it a retry sets the visibility.
+	copy *copyOf
 }

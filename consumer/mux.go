@@ -38,6 +38,11 @@ type route struct {
 	// run is handler wrapped in the Mux's and the route's middleware;
 	// New builds it.
 	run Handler
+	// retry is the type's retry policy; its zero Attempts leaves the
+	// count to the queue.
+	retry RetryPolicy
+	// limiter paces the type's starts, if set.
+	limiter Limiter
 }
 
 // Handler runs one job: the value Handle decoded, typed as the
@@ -116,6 +121,9 @@ func Handle[T jobs.Job](m *Mux, h func(ctx context.Context, job T) error, opts .
 	if r.timeout <= 0 {
 		panic(fmt.Sprintf("consumer: Handle: job type %q: timeout %s is not positive", typ, r.timeout))
 	}
+	if err := r.retry.check(); err != nil {
+		panic(fmt.Sprintf("consumer: Handle: job type %q: retry policy: %v", typ, err))
+	}
 	r.timeout = min(r.timeout, maxVisibility)
 	r.decode = func(body []byte) (jobs.Job, error) {
 		var job T
@@ -132,9 +140,11 @@ func Handle[T jobs.Job](m *Mux, h func(ctx context.Context, job T) error, opts .
 	m.routes[typ] = r
 }
 
-// build wraps every route's handler in its middleware, for New.
-func (m *Mux) build() {
+// build wraps every route's handler in its middleware and fills in its
+// retry policy's defaults from cfg, for New.
+func (m *Mux) build(cfg Config) {
 	for _, r := range m.routes {
+		r.retry = r.retry.withDefaults(cfg.BackoffBase, cfg.BackoffMax)
 		run := r.handler
 		for i := len(r.middleware) - 1; i >= 0; i-- {
 			run = r.middleware[i](run)
@@ -152,9 +162,14 @@ func (m *Mux) build() {
 func (m *Mux) Decode(typ string, body []byte) (jobs.Job, error) {
 	r, ok := m.routes[typ]
 	if !ok {
-		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownType, typ, strings.Join(m.Types(), ", "))
+		return nil, m.unknown(typ)
 	}
 	return r.decode(body)
+}
+
+// unknown is the error for a job type with no handler.
+func (m *Mux) unknown(typ string) error {
+	return fmt.Errorf("%w %q (known: %s)", ErrUnknownType, typ, strings.Join(m.Types(), ", "))
 }
 
 // Types returns the registered job types, sorted.
@@ -186,10 +201,22 @@ type Delivery struct {
 	// by the producer for a delayed job (a job is never run before it).
 	// Zero for a job sent without a delay.
 	DueAt time.Time
-	// ReceiveCount is SQS's ApproximateReceiveCount: 1 on the first try.
+	// Attempt is which try of the job this is, from 1, counted across
+	// the fresh copies the consumer sends for snoozes, waits and retries:
+	// the tries earlier copies made (their attempts attribute) plus this
+	// message's ReceiveCount. A snooze, or a wait for a due time or a rate
+	// limit, is not a try.
+	Attempt int
+	// Attempts is how many tries the job type's retry policy allows
+	// (RetryPolicy.Attempts), or 0 when the queue's maxReceiveCount
+	// decides.
+	Attempts int
+	// ReceiveCount is SQS's ApproximateReceiveCount of this message: 1 on
+	// its first receive.
 	ReceiveCount int
 	// MaxReceiveCount is the queue's redrive policy's maxReceiveCount: a
-	// job that fails on that receive goes to the DLQ. 0 if unknown.
+	// message that fails on that receive goes to the DLQ, unless its
+	// type's retry policy allows more attempts. 0 if unknown.
 	MaxReceiveCount int
 	// HungGrace is how long past its context's deadline the consumer lets
 	// the handler run before it gives the message back for a retry
@@ -199,9 +226,20 @@ type Delivery struct {
 }
 
 // LastTry reports whether a failure of this delivery sends the job to the
-// dead-letter queue: its receive count reached the redrive policy's
-// maxReceiveCount.
+// dead-letter queue: it is the last of its type's Attempts, or, for a
+// type that leaves the count to the queue, its receive count reached the
+// redrive policy's maxReceiveCount.
 func (d Delivery) LastTry() bool {
+	if d.Attempts > 0 {
+		return d.Attempt >= d.Attempts
+	}
+	return d.LastReceive()
+}
+
+// LastReceive reports whether the queue's redrive policy moves this
+// message to the DLQ if it is not deleted: its receive count reached
+// maxReceiveCount.
+func (d Delivery) LastReceive() bool {
 	return d.MaxReceiveCount > 0 && d.ReceiveCount >= d.MaxReceiveCount
 }
 

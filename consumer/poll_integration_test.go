@@ -80,7 +80,7 @@ func TestConsumer_JobsArrivingDuringAnIdleLongPollRunOnceWithTheirFullTimeout(t 
 	if n := len(ran.snapshot()); n != 3 {
 		t.Errorf("%d of the 3 jobs ran", n)
 	}
-	if n := queueSize(t, client, url); n != 0 {
+	if n := testenv.QueueSize(t, client, url); n != 0 {
 		t.Errorf("%d messages left on the queue, want every job deleted", n)
 	}
 }
@@ -115,7 +115,7 @@ func TestConsumer_AJobArrivingWhileAnIdleWorkerStopsIsHandledNotStranded(t *test
 	if n := handled.snapshot()["late"]; n != 1 {
 		t.Fatalf("the job sent while the worker stopped ran %d times, want once, by the stopping worker", n)
 	}
-	if n := queueSize(t, client, url); n != 0 {
+	if n := testenv.QueueSize(t, client, url); n != 0 {
 		t.Errorf("%d messages left on the queue, want the late job deleted", n)
 	}
 }

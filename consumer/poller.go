@@ -122,12 +122,13 @@ func (l *lane) receive(ctx context.Context, n int) ([]types.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.c.cfg.WaitTime+receiveMargin)
 	defer cancel()
 	out, err := l.c.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(l.url),
-		MaxNumberOfMessages:         int32(n),
-		WaitTimeSeconds:             int32(l.c.cfg.WaitTime / time.Second),
-		VisibilityTimeout:           visibilitySeconds(l.firstLease),
-		MessageAttributeNames:       []string{"All"},
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		QueueUrl:              aws.String(l.url),
+		MaxNumberOfMessages:   int32(n),
+		WaitTimeSeconds:       int32(l.c.cfg.WaitTime / time.Second),
+		VisibilityTimeout:     visibilitySeconds(l.firstLease),
+		MessageAttributeNames: []string{"All"},
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{
+			types.MessageSystemAttributeNameApproximateReceiveCount, types.MessageSystemAttributeNameMessageGroupId},
 	})
 	if err != nil {
 		return nil, err
@@ -163,6 +164,7 @@ func (l *lane) track(msg types.Message, sent, returned time.Time) *message {
 		m.delivery.DueAt = due
 	}
 	m.delivery.ReceiveCount, _ = strconv.Atoi(msg.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	m.delivery.Attempt = attemptsBefore(msg) + m.delivery.ReceiveCount
 	m.delivery.Type, m.malformed = jobs.PeekType([]byte(aws.ToString(msg.Body)))
 	l.held.add()
 	l.beat.track(m)

@@ -7,19 +7,30 @@ import (
 
 // finish settles m with r, unless it is settled already, and reports
 // whether it did. It asks SQS for what r means: a delete (after a copy to
-// the DLQ for a dead letter), or a visibility change. A delete keeps m's
-// heartbeat going until SQS confirms it; a visibility change ends it.
-// finish waits only while the lane holds MaxUnconfirmed deletes.
+// the DLQ for a dead letter, or a fresh copy on m's queue for r.copy), or
+// a visibility change. A delete keeps m's heartbeat going until SQS
+// confirms it; a visibility change ends it. finish waits only while the
+// lane holds MaxUnconfirmed deletes.
 func (l *lane) finish(m *message, r result) bool {
 	next := stateChanging
-	switch r.outcome {
-	case OutcomeSucceeded, OutcomeDeadLettered:
+	switch {
+	case r.outcome == OutcomeSucceeded, r.outcome == OutcomeDeadLettered, r.copy != nil:
 		next = stateDeleting
-	case OutcomeLeaseLost:
+	case r.outcome == OutcomeLeaseLost:
 		next = stateDone
 	}
 	if !m.settle(next) {
 		return false
+	}
+	if r.copy != nil {
+		if err := l.sendCopy(m, r.copy); err != nil {
+			// The message itself waits instead, spending a receive.
+			r.err = fmt.Errorf("%w (sending it on as a fresh copy failed: %v; it waits as it is)", r.err, err)
+			r.copy, next = nil, stateChanging
+			m.mu.Lock()
+			m.state = next
+			m.mu.Unlock()
+		}
 	}
 	if r.outcome == OutcomeDeadLettered {
 		if err := l.deadLetter(m, r.err); err != nil {
@@ -108,7 +119,10 @@ func (l *lane) settled(m *message, r result, sqsErr error) {
 	if r.err != nil {
 		attrs = append(attrs, "error", r.err.Error())
 	}
-	if r.outcome == OutcomeRetried || r.outcome == OutcomeHung {
+	if d.Attempts > 0 {
+		attrs = append(attrs, "attempt", d.Attempt, "attempts", d.Attempts)
+	}
+	if r.outcome == OutcomeRetried || r.outcome == OutcomeHung || r.outcome == OutcomeSnoozed {
 		attrs = append(attrs, "retry_in_ms", r.delay.Milliseconds())
 	}
 	switch {
@@ -117,7 +131,7 @@ func (l *lane) settled(m *message, r result, sqsErr error) {
 		// change means it comes back when its lease runs out.
 		l.unconfirmed.Add(1)
 		l.log.Error("job outcome not recorded in SQS", append(attrs, "sqs_error", sqsErr.Error())...)
-	case r.outcome == OutcomeSucceeded:
+	case r.outcome == OutcomeSucceeded, r.outcome == OutcomeSnoozed:
 		l.log.Info("job", attrs...)
 	case r.outcome == OutcomeDeadLettered || r.outcome == OutcomeLeaseLost:
 		l.log.Error("job", attrs...)

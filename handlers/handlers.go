@@ -38,6 +38,11 @@ type Deps struct {
 	MaxEmailBytes int
 	// Mail sends email (an *sesv2.Client).
 	Mail MagicLinkMailer
+	// MailLimit, if set, paces the jobs that send mail (magic link,
+	// dispatch tickets) at SES's sending rate, across the fleet: the
+	// runtime's Env.Limiter(busywork.MailLimit). A ThrottlingException
+	// from SES then slows it down instead of failing the job.
+	MailLimit consumer.Limiter
 	// From is the sender of busywork's emails (BUSYWORK_FROM_EMAIL).
 	From string
 	// BaseURL is the web app's public root (BUSYWORK_BASE_URL).
@@ -65,14 +70,14 @@ func (d Deps) logger() *slog.Logger {
 func Register(mux *consumer.Mux, deps Deps) {
 	if deps.Store != nil && deps.Mail != nil {
 		link := &MagicLink{Store: deps.Store, Mail: deps.Mail, From: deps.From, BaseURL: deps.BaseURL, Logger: deps.logger()}
-		consumer.Handle(mux, link.Handle, consumer.Timeout(MagicLinkTimeout))
+		consumer.Handle(mux, link.Handle, consumer.Timeout(MagicLinkTimeout), consumer.RateLimit(deps.MailLimit))
 	}
 	if deps.Store != nil && deps.Mail != nil && deps.Groups != nil {
 		t := &Tickets{Store: deps.Store, Groups: deps.Groups, Mail: deps.Mail, From: deps.From,
 			Key: deps.TicketKey, MaxEmailBytes: deps.MaxEmailBytes, Logger: deps.logger()}
 		consumer.Handle(mux, t.Order, consumer.Timeout(TicketOrderTimeout))
 		consumer.Handle(mux, t.Generate, consumer.Timeout(GenerateTicketTimeout))
-		consumer.Handle(mux, t.Dispatch, consumer.Timeout(DispatchTicketsTimeout))
+		consumer.Handle(mux, t.Dispatch, consumer.Timeout(DispatchTicketsTimeout), consumer.RateLimit(deps.MailLimit))
 	}
 }
 

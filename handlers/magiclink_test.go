@@ -26,6 +26,7 @@ import (
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
+	"github.com/busywork/busywork/ratelimit"
 )
 
 const baseURL = "http://127.0.0.1:8080"
@@ -236,13 +237,15 @@ type fault struct {
 // faultClient answers SES requests with its faults, one per request, then
 // passes requests on to the real emulator.
 type faultClient struct {
-	next   sesv2.HTTPClient
-	mu     sync.Mutex
-	faults []fault
+	next     sesv2.HTTPClient
+	mu       sync.Mutex
+	faults   []fault
+	requests []time.Time // when each request came, faulted or not
 }
 
 func (c *faultClient) Do(req *http.Request) (*http.Response, error) {
 	c.mu.Lock()
+	c.requests = append(c.requests, time.Now())
 	if len(c.faults) == 0 {
 		c.mu.Unlock()
 		return c.next.Do(req)
@@ -272,8 +275,14 @@ func (c *faultClient) Do(req *http.Request) (*http.Response, error) {
 // are off, so the handler sees the first fault: in production the SDK
 // retries throttling and 5xx a few times before the handler sees them.
 func injectFaults(faults ...fault) func(*sesv2.Options) {
+	return injectFaultsInto(new(faultClient), faults...)
+}
+
+// injectFaultsInto is injectFaults through c, which records the requests.
+func injectFaultsInto(c *faultClient, faults ...fault) func(*sesv2.Options) {
 	return func(o *sesv2.Options) {
-		o.HTTPClient = &faultClient{next: o.HTTPClient, faults: faults}
+		c.next, c.faults = o.HTTPClient, faults
+		o.HTTPClient = c
 		o.RetryMaxAttempts = 1
 	}
 }
@@ -459,5 +468,65 @@ func TestMagicLink_UnknownAddressIsNotLogged(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"outcome":"unknown_user"`) || !strings.Contains(logs.String(), `"outcome":"sent"`) {
 		t.Errorf("the logs lack the two outcomes:\n%s", logs.String())
+	}
+}
+
+// SES throttles the first three sends (ThrottlingException, as for
+// "Maximum sending rate exceeded", then TooManyRequestsException) of a
+// magic link whose handler shares a mail limit, on a queue that
+// dead-letters a message on its second receive: the mail goes out later,
+// once, each throttle having held the limit back a second, and nothing is
+// dead-lettered.
+func TestMagicLink_ThrottledBySESSendsLaterOnceAndIsNotDeadLettered(t *testing.T) {
+	testenv.Require(t)
+	dynamo := testenv.DynamoDB(t)
+	store := ddb.New(dynamo, testenv.NewTable(t, dynamo))
+	ses := new(faultClient)
+	mux := consumer.NewMux()
+	handlers.Register(mux, handlers.Deps{
+		Store:     store,
+		Mail:      testenv.SESv2(t, injectFaultsInto(ses, fault{status: 400, code: "ThrottlingException"}, fault{status: 400, code: "ThrottlingException"}, fault{status: 429, code: "TooManyRequestsException"})),
+		From:      "no-reply@example.com",
+		BaseURL:   baseURL,
+		MailLimit: ratelimit.New(store, "mail", ratelimit.PerSecond(5)),
+	})
+	client := testenv.SQS(t)
+	queue, dlq := testenv.NewQueue(t, client, testenv.QueueOptions{MaxReceiveCount: 1})
+	c, err := consumer.New(client, mux, consumer.Config{Queues: []consumer.QueueConfig{{URL: queue, Concurrency: 2}}, DrainTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := recipient(t)
+	putUser(t, store, to, "Ada")
+	since := time.Now()
+	w := &linkWorker{sqs: client, queue: queue}
+	w.send(t, "job-throttled", to)
+	runConsumer(t, c)
+
+	var mails []testenv.Mail
+	for deadline := time.Now().Add(30 * time.Second); len(mails) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		mails = mailsTo(t, since, to)
+	}
+	time.Sleep(time.Second) // a second copy would show by now
+	if mails = mailsTo(t, since, to); len(mails) != 1 {
+		t.Fatalf("%d emails, want 1", len(mails))
+	}
+	ses.mu.Lock()
+	requests := slices.Clone(ses.requests)
+	ses.mu.Unlock()
+	if len(requests) != 4 {
+		t.Fatalf("%d SendEmail requests, want 4 (3 throttled, 1 sent)", len(requests))
+	}
+	for i := 1; i < len(requests); i++ {
+		if gap := requests[i].Sub(requests[i-1]); gap < time.Second {
+			t.Errorf("send %d came %s after a throttled one, want at least the limit's 1 s pause", i+1, gap)
+		}
+	}
+	if n := testenv.QueueSize(t, client, dlq); n != 0 {
+		t.Errorf("the DLQ holds %d messages, want none", n)
+	}
+	if n := testenv.QueueSize(t, client, queue); n != 0 {
+		t.Errorf("the queue holds %d messages, want none", n)
 	}
 }

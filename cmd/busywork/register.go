@@ -37,6 +37,7 @@ func register(mux *consumer.Mux, env *busywork.Env) error {
 		Logger:        env.Logger,
 		Store:         ddb.New(dynamo, env.Table),
 		Mail:          mail,
+		MailLimit:     env.Limiter(busywork.MailLimit),
 		From:          cfg.FromEmail,
 		Groups:        env.Groups,
 		BaseURL:       cfg.BaseURL,

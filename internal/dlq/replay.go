@@ -234,13 +234,14 @@ func (q *Queue) send(msgs []types.Message, now time.Time) []Failure {
 }
 
 // replayAttributes returns the attributes of m's copy: m's own but error
-// and failed_at (and an earlier replayed_at), job_id set to m's MessageId
+// and failed_at (and an earlier replayed_at), and attempts, so that the
+// replayed job has its type's attempts afresh; job_id set to m's MessageId
 // when m has none, and replayed_at when SQS's 10 attributes leave room.
 func replayAttributes(m types.Message, at string) map[string]types.MessageAttributeValue {
 	attrs := make(map[string]types.MessageAttributeValue, len(m.MessageAttributes)+2)
 	for name, v := range m.MessageAttributes {
 		switch name {
-		case jobs.AttrError, jobs.AttrFailedAt, AttrReplayedAt:
+		case jobs.AttrError, jobs.AttrFailedAt, AttrReplayedAt, jobs.AttrAttempts:
 		default:
 			attrs[name] = v
 		}

@@ -54,11 +54,12 @@ func TestSendBatches_KeepsEachCallUnderTenMessagesAndOneMiB(t *testing.T) {
 	}
 }
 
-func TestReplayAttributes_KeepTheJobsDropTheFailureAndAddReplayedAt(t *testing.T) {
+func TestReplayAttributes_KeepTheJobsDropTheFailureAndAttemptsAndAddReplayedAt(t *testing.T) {
 	s := stringAttr
 	m := message("m-1", "{}", map[string]types.MessageAttributeValue{
 		jobs.AttrJobID: s("j-1"), jobs.AttrJobType: s("ping"), jobs.AttrSignature: s("abc"), jobs.AttrEnqueuedAt: s("t0"),
 		"tenant": s("acme"), jobs.AttrError: s("boom"), jobs.AttrFailedAt: s("t1"), AttrReplayedAt: s("t-earlier"),
+		jobs.AttrAttempts: s("3"),
 	})
 	got := replayAttributes(m, "t2")
 	want := map[string]string{jobs.AttrJobID: "j-1", jobs.AttrJobType: "ping", jobs.AttrSignature: "abc", jobs.AttrEnqueuedAt: "t0", "tenant": "acme", AttrReplayedAt: "t2"}

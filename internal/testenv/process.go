@@ -73,6 +73,13 @@ func (p *Process) read(r io.Reader) {
 // Done is closed once the command's log has ended: it has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
+// Lines returns the log lines so far.
+func (p *Process) Lines() []LogLine {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]LogLine(nil), p.lines...)
+}
+
 // Text returns the log so far.
 func (p *Process) Text() string {
 	p.mu.Lock()

@@ -484,3 +484,27 @@ func Mails(t testing.TB, since time.Time) []Mail {
 	}
 	return store.Emails
 }
+
+// QueueSize returns how many messages queueURL holds: visible, in flight
+// and delayed.
+func QueueSize(t testing.TB, client *sqs.Client, queueURL string) int {
+	t.Helper()
+	names := []types.QueueAttributeName{
+		types.QueueAttributeNameApproximateNumberOfMessages,
+		types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
+	}
+	out, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL), AttributeNames: names})
+	if err != nil {
+		t.Fatalf("testenv: attributes of %s: %v", queueURL, err)
+	}
+	var n int
+	for _, name := range names {
+		v, err := strconv.Atoi(out.Attributes[string(name)])
+		if err != nil {
+			t.Fatalf("testenv: %s of %s: %v", name, queueURL, err)
+		}
+		n += v
+	}
+	return n
+}
