@@ -69,6 +69,24 @@ func TestSend_DelayedJobCarriesItsDueTimeAndHopsAtMost15Minutes(t *testing.T) {
 	}
 }
 
+func TestSend_MaxHopShortensTheFirstHop(t *testing.T) {
+	f := &fakeSQS{t: t}
+	p := New(f, testQueue, WithMaxHop(2*time.Second))
+	for _, d := range []time.Duration{time.Second, 10 * time.Second} {
+		if _, err := p.Send(t.Context(), jobs.Ping{}, Delay(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.sent[0].DelaySeconds != 1 || f.sent[1].DelaySeconds != 2 {
+		t.Errorf("DelaySeconds %d and %d, want 1 and the 2 s hop", f.sent[0].DelaySeconds, f.sent[1].DelaySeconds)
+	}
+	for _, hop := range []time.Duration{0, -time.Second, time.Hour} {
+		if got := New(f, testQueue, WithMaxHop(hop)).Options().MaxHop; got != MaxSQSDelay {
+			t.Errorf("WithMaxHop(%v) gives %v, want MaxSQSDelay", hop, got)
+		}
+	}
+}
+
 func TestSend_AtSendsUntilThatTimeAndAPastTimeNow(t *testing.T) {
 	f := &fakeSQS{t: t}
 	at := time.Now().Add(3 * time.Hour).Truncate(time.Second)

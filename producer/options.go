@@ -66,6 +66,13 @@ type Options struct {
 	// Timeout to half of Timeout. SuggestedBatchWindow is a good start.
 	BatchWindow time.Duration
 
+	// MaxHop is the longest SQS delay a delayed job's message is sent
+	// with (its first hop); the rest of the delay travels as its due_at,
+	// and the worker sends it on in hops of its own (consumer.Config's
+	// MaxHop). Zero or less, or more than MaxSQSDelay, means MaxSQSDelay.
+	// Tests shorten it, to see hops in seconds.
+	MaxHop time.Duration
+
 	// DelayStore, when set, records each job sent with a delay before its
 	// message is sent, so that it can be cancelled until it starts
 	// (package delays, whose middleware the worker runs). A *ddb.Store is
@@ -78,6 +85,11 @@ type Options struct {
 // be sent (it was cancelled).
 type DelayStore interface {
 	PutDelayedJob(ctx context.Context, jobID, jobType string, due time.Time) error
+}
+
+// WithMaxHop returns an option that sets Options.MaxHop.
+func WithMaxHop(d time.Duration) func(*Options) {
+	return func(o *Options) { o.MaxHop = d }
 }
 
 // WithDelayStore returns an option that sets Options.DelayStore.
@@ -119,6 +131,9 @@ func (o Options) withDefaults() Options {
 		o.Timeout = DefaultTimeout
 	}
 	o.BatchWindow = min(max(o.BatchWindow, 0), o.Timeout/2)
+	if o.MaxHop <= 0 || o.MaxHop > MaxSQSDelay {
+		o.MaxHop = MaxSQSDelay
+	}
 	return o
 }
 

@@ -149,7 +149,7 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int, now time.Time) (*
 		id:      id,
 		body:    string(body),
 		attrs:   make(map[string]types.MessageAttributeValue, 4),
-		delay:   int32((min(delay, MaxSQSDelay) + time.Second - 1) / time.Second),
+		delay:   int32((min(delay, p.opts.MaxHop) + time.Second - 1) / time.Second),
 		size:    len(body),
 	}
 	m.setAttr(jobs.AttrJobType, typ)

@@ -322,25 +322,9 @@ func SendMessages(ctx context.Context, t testing.TB, client *sqs.Client, queueUR
 func AwaitEmpty(t testing.TB, client *sqs.Client, queueURL string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for {
-		out, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-			QueueUrl: aws.String(queueURL),
-			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages,
-				types.QueueAttributeNameApproximateNumberOfMessagesNotVisible, types.QueueAttributeNameApproximateNumberOfMessagesDelayed},
-		})
-		if err != nil {
-			t.Fatalf("testenv: attributes of %s: %v", queueURL, err)
-		}
-		left := 0
-		for _, v := range out.Attributes {
-			n, _ := strconv.Atoi(v)
-			left += n
-		}
-		if left == 0 {
-			return
-		}
+	for QueueSize(t, client, queueURL) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("testenv: after %v %s still holds %v", timeout, queueURL, out.Attributes)
+			t.Fatalf("testenv: after %v %s still holds %d messages", timeout, queueURL, QueueSize(t, client, queueURL))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
