@@ -118,7 +118,7 @@ func runWorker(ctx context.Context, inv *Invocation) error {
 	if err != nil {
 		return err
 	}
-	followUps, err := cfg.newRouter(client, urls, routes, producer.WithTimeout(followUpTimeout))
+	followUps, err := cfg.newRouter(client, awsCfg, urls, routes, producer.WithTimeout(followUpTimeout))
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,27 @@ func TestSend_RefusesBadDelayBeforeAnyNetworkCall(t *testing.T) {
 	}
 }
 
+func TestDue_IsWhenSendWouldMakeTheJobsDue(t *testing.T) {
+	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	tests := []struct {
+		opts []SendOption
+		want time.Time
+	}{
+		{nil, now},
+		{[]SendOption{Delay(2 * time.Hour)}, now.Add(2 * time.Hour)},
+		{[]SendOption{At(now.Add(24 * time.Hour))}, now.Add(24 * time.Hour)},
+		{[]SendOption{At(now.Add(-time.Hour))}, now},
+	}
+	for _, tt := range tests {
+		if got, err := Due(now, tt.opts...); err != nil || !got.Equal(tt.want) {
+			t.Errorf("Due = %s, %v; want %s", got, err, tt.want)
+		}
+	}
+	if _, err := Due(now, Delay(-time.Hour)); !errors.Is(err, ErrInvalidDelay) || err.Error() != "invalid delay: -1h0m0s is not between 0 and 30 days (720h0m0s)" {
+		t.Errorf("Due of a negative delay: %v", err)
+	}
+}
+
 func TestSend_DelayedJobCarriesItsDueTimeAndHopsAtMost15Minutes(t *testing.T) {
 	for _, d := range []time.Duration{time.Second, 10 * time.Minute, MaxSQSDelay, 2 * time.Hour, 7 * 24 * time.Hour, MaxDelay} {
 		f := &fakeSQS{t: t}

@@ -225,6 +225,18 @@ func (so sendOptions) delayFrom(now time.Time) (time.Duration, error) {
 	return max(at.Sub(now), 0), nil
 }
 
+// Due returns when jobs sent at now with opts are due (now for jobs sent
+// without a delay), or the error Send would give for their Delay or At,
+// wrapping ErrInvalidDelay: for a caller that checks a delay before it
+// sends, or tells when a job will run.
+func Due(now time.Time, opts ...SendOption) (time.Time, error) {
+	d, err := collectSendOptions(opts).delayFrom(now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return now.Add(d), nil
+}
+
 // maxDelayText is MaxDelay in words, for errors.
 var maxDelayText = fmt.Sprintf("%d days (%v)", MaxDelay/(24*time.Hour), MaxDelay)
 
