@@ -14,17 +14,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
@@ -83,7 +80,7 @@ func BenchmarkTicketOrder(b *testing.B) {
 // benchWorld is what every part of BenchmarkTicketOrder shares: clients
 // whose requests are counted, and a table.
 type benchWorld struct {
-	sqsCount, ddbCount *requestCounter
+	sqsCount, ddbCount *testenv.Requests
 	sqs                *sqs.Client // counted
 	ddb                *dynamodb.Client
 	webSQS             *sqs.Client // counted, made as `busywork web` makes its clients
@@ -94,12 +91,12 @@ type benchWorld struct {
 }
 
 func newBenchWorld(b *testing.B) *benchWorld {
-	w := &benchWorld{sqsCount: newRequestCounter(), ddbCount: newRequestCounter()}
-	w.sqs = testenv.SQS(b, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, w.sqsCount.add) })
-	w.ddb = testenv.DynamoDB(b, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, w.ddbCount.add) })
+	w := &benchWorld{sqsCount: testenv.NewRequests(), ddbCount: testenv.NewRequests()}
+	w.sqs = testenv.SQS(b, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, w.sqsCount.Add) })
+	w.ddb = testenv.DynamoDB(b, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, w.ddbCount.Add) })
 	web := awsclient.Interactive(testenv.AWSConfig(b))
-	w.webSQS = sqs.NewFromConfig(web, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, w.sqsCount.add) })
-	w.webDDB = awsclient.NewDynamoDB(web, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, w.ddbCount.add) })
+	w.webSQS = sqs.NewFromConfig(web, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, w.sqsCount.Add) })
+	w.webDDB = awsclient.NewDynamoDB(web, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, w.ddbCount.Add) })
 	w.plainSQS = testenv.SQS(b)
 	plainDDB := testenv.DynamoDB(b)
 	w.table = testenv.NewTable(b, plainDDB)
@@ -150,7 +147,7 @@ func (w *benchWorld) signIn(b *testing.B, to string) *http.Cookie {
 // through mail. It returns once the worker polls, so that its start's
 // requests are not counted.
 func (w *benchWorld) serve(b *testing.B, sender groups.Sender, mail handlers.MagicLinkMailer, queues ...consumer.QueueConfig) {
-	polls := w.sqsCount.snapshot()["ReceiveMessage"]
+	polls := w.sqsCount.Snapshot()["ReceiveMessage"]
 	mux := consumer.NewMux()
 	store := ddb.New(w.ddb, w.table)
 	g := groups.New(store, sender, groups.Options{Logger: discardLogger()})
@@ -173,7 +170,7 @@ func (w *benchWorld) serve(b *testing.B, sender groups.Sender, mail handlers.Mag
 	}
 	runConsumer(b, cons)
 	deadline := time.Now().Add(30 * time.Second)
-	for w.sqsCount.snapshot()["ReceiveMessage"] == polls {
+	for w.sqsCount.Snapshot()["ReceiveMessage"] == polls {
 		if time.Now().After(deadline) {
 			b.Fatal("the worker did not poll within 30 s")
 		}
@@ -196,7 +193,7 @@ func (w *benchWorld) benchOrders(b *testing.B, c int) benchRow {
 		to := recipient(b)
 		session := w.signIn(b, to)
 		since := time.Now()
-		sqs0, ddb0 := w.sqsCount.snapshot(), w.ddbCount.snapshot()
+		sqs0, ddb0 := w.sqsCount.Snapshot(), w.ddbCount.Snapshot()
 		start := time.Now()
 		id, status := postOrder(b, srv, session, benchOrderTickets)
 		if status != http.StatusAccepted {
@@ -206,8 +203,8 @@ func (w *benchWorld) benchOrders(b *testing.B, c int) benchRow {
 		wall += time.Since(start)
 		b.StopTimer()
 		w.awaitSettled(b, queue, id, time.Minute)
-		addDiff(sqsOps, w.sqsCount.snapshot(), sqs0)
-		addDiff(ddbOps, w.ddbCount.snapshot(), ddb0)
+		addDiff(sqsOps, w.sqsCount.Snapshot(), sqs0)
+		addDiff(ddbOps, w.ddbCount.Snapshot(), ddb0)
 		b.StartTimer()
 	}
 	tickets := float64(b.N * benchOrderTickets)
@@ -325,32 +322,6 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 		return 0
 	}
 	return ds[min(len(ds)-1, int(float64(len(ds))*q))]
-}
-
-// requestCounter counts an SDK client's requests by operation, one per
-// attempt: its middleware sits after the retry middleware.
-type requestCounter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func newRequestCounter() *requestCounter { return &requestCounter{n: map[string]int{}} }
-
-// add is an APIOptions entry that installs the counting middleware.
-func (c *requestCounter) add(s *middleware.Stack) error {
-	return s.Finalize.Insert(middleware.FinalizeMiddlewareFunc("countRequests",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			c.mu.Lock()
-			c.n[awsmiddleware.GetOperationName(ctx)]++
-			c.mu.Unlock()
-			return next.HandleFinalize(ctx, in)
-		}), "Retry", middleware.After)
-}
-
-func (c *requestCounter) snapshot() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.n)
 }
 
 // addDiff adds after's counts less before's to into.

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"os"
 	"slices"
 	"strconv"
 	"syscall"
@@ -18,9 +19,18 @@ import (
 // rate allows, and nothing is dead-lettered on a queue that moves a
 // message after 5 receives. The same with the limit per minute; then the
 // limit is changed between runs, on the same table, and the new one holds.
+//
+// The workers reach SQS and DynamoDB through proxies that add a 20 ms
+// round trip, as in a region.
 func TestWorker_RateLimitHoldsAcrossTwoWorkers(t *testing.T) {
 	testenv.Require(t)
 	table := testenv.NewTable(t, testenv.DynamoDB(t))
+	var remote []string
+	for _, endpoint := range []string{testenv.EnvSQS, testenv.EnvDynamoDB} {
+		proxy := testenv.NewDelayProxy(t, os.Getenv(endpoint))
+		proxy.Set(testenv.Delay{Before: 10 * time.Millisecond, After: 10 * time.Millisecond})
+		remote = append(remote, endpoint+"="+proxy.URL)
+	}
 	for _, limit := range []struct {
 		env  string
 		rate float64 // a second
@@ -32,6 +42,7 @@ func TestWorker_RateLimitHoldsAcrossTwoWorkers(t *testing.T) {
 		t.Run(limit.env, func(t *testing.T) {
 			urls := newLanes(t, testenv.QueueOptions{MaxReceiveCount: 5})
 			env := append(workerEnv(urls), "BUSYWORK_TABLE="+table, "BUSYWORK_RATE_LIMITS="+limit.env)
+			env = append(env, remote...)
 			const n = 120
 			sendPings(t, urls[producer.LaneDefault], n)
 			workers := []*testenv.Process{startWorker(t, env), startWorker(t, env)}
