@@ -69,7 +69,12 @@ resource "aws_iam_role_policy" "execution_secrets" {
 #                        sqs:ChangeMessageVisibility, sqs:SendMessage).
 #   queueURLGetter       GetQueueUrl of a lane whose URL is not given (all are here).
 #   producer.SendAPI     SendMessage, SendMessageBatch: follow-up jobs, to any lane.
-#   ddb.Client           GetItem, PutItem, UpdateItem, DeleteItem, Query on the table.
+#                        A job not yet due (a delayed send, a snooze, a rate limit's
+#                        turn) is sent on as a fresh copy to its own lane's queue:
+#                        SendMessage there, which "Enqueue" grants.
+#   ddb.Client           GetItem, PutItem, UpdateItem, DeleteItem, Query on the table:
+#                        claims, groups, rate limits, delayed jobs' records (written at
+#                        send, marked started or cancelled conditionally).
 #   MagicLinkMailer      ses:SendEmail as the sender identity.
 data "aws_iam_policy_document" "task" {
   for_each = var.lanes
@@ -131,7 +136,8 @@ resource "aws_iam_role_policy" "task" {
 # (output web_policy_json):
 #   producer.SendAPI     SendMessage, SendMessageBatch (micro-batching) to any lane.
 #   queueURLGetter       GetQueueUrl of a lane whose URL is not given.
-#   ddb.Client           sessions, tokens and order status in the table.
+#   ddb.Client           sessions, tokens and order status in the table, and the
+#                        record of every delayed job it sends (PutItem).
 data "aws_iam_policy_document" "web" {
   statement {
     sid       = "Enqueue"
