@@ -109,33 +109,14 @@ func (s *Store) PutDelayedJob(ctx context.Context, jobID, jobType string, due ti
 // (an unknown id, a job sent without a delay or without a store, or
 // expired) an error wrapping ErrNotFound.
 func (s *Store) CancelDelayedJob(ctx context.Context, jobID string) (DelayedJob, error) {
-	op := "ddb: cancel delayed job " + jobID
-	now := s.opts.Now().Unix()
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.table),
-		Key:                                 delayedKey(jobID),
-		UpdateExpression:                    aws.String("SET #status = :cancelled, #cancelled = :now"),
-		ConditionExpression:                 aws.String("#ttl > :now AND #status = :scheduled"),
-		ExpressionAttributeNames:            map[string]string{"#status": attrStatus, "#cancelled": attrCancelled, "#ttl": attrTTL},
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now), ":cancelled": str(DelayCancelled), ":scheduled": str(DelayScheduled)},
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if old, failed := conditionFailed(err); failed {
-		j := decodeDelayed(jobID, old)
-		switch {
-		case !live(old, now):
-			return DelayedJob{}, fmt.Errorf("%s: %w", op, ErrNotFound)
-		case j.Status == DelayCancelled:
-			return j, nil
-		default:
-			return j, fmt.Errorf("%s: %w at %s", op, ErrJobStarted, j.StartedAt.UTC().Format(time.RFC3339))
-		}
+	j, moved, err := s.moveDelayed(ctx, "cancel", jobID, DelayCancelled, attrCancelled, "=", DelayScheduled)
+	switch {
+	case err != nil:
+		return DelayedJob{}, err
+	case moved, j.Status == DelayCancelled:
+		return j, nil
 	}
-	if err != nil {
-		return DelayedJob{}, fmt.Errorf("%s: %w", op, err)
-	}
-	return decodeDelayed(jobID, out.Attributes), nil
+	return j, fmt.Errorf("ddb: cancel delayed job %s: %w at %s", jobID, ErrJobStarted, j.StartedAt.UTC().Format(time.RFC3339))
 }
 
 // StartDelayedJob records that a delivery of job jobID starts it, unless it
@@ -145,29 +126,40 @@ func (s *Store) CancelDelayedJob(ctx context.Context, jobID string) (DelayedJob,
 // no live record gives an error wrapping ErrNotFound: it was sent without
 // a store, so nobody can have cancelled it.
 func (s *Store) StartDelayedJob(ctx context.Context, jobID string) (DelayedJob, error) {
-	op := "ddb: start delayed job " + jobID
+	j, moved, err := s.moveDelayed(ctx, "start", jobID, DelayStarted, attrStarted, "<>", DelayCancelled)
+	if err != nil || moved {
+		return j, err
+	}
+	return j, fmt.Errorf("ddb: start delayed job %s: %w at %s", jobID, ErrJobCancelled, j.CancelledAt.UTC().Format(time.RFC3339))
+}
+
+// moveDelayed sets the status of job jobID's live record to to, and its
+// time attribute at to now unless it has one, when its status is (op
+// "=") or is not (op "<>") from. It returns the record after the move or,
+// with moved false, the record as it was; with no live record, an error
+// wrapping ErrNotFound. verb names the move in errors.
+func (s *Store) moveDelayed(ctx context.Context, verb, jobID, to, at, op, from string) (j DelayedJob, moved bool, err error) {
 	now := s.opts.Now().Unix()
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.table),
 		Key:                                 delayedKey(jobID),
-		UpdateExpression:                    aws.String("SET #status = :started, #started = if_not_exists(#started, :now)"),
-		ConditionExpression:                 aws.String("#ttl > :now AND #status <> :cancelled"),
-		ExpressionAttributeNames:            map[string]string{"#status": attrStatus, "#started": attrStarted, "#ttl": attrTTL},
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now), ":started": str(DelayStarted), ":cancelled": str(DelayCancelled)},
+		UpdateExpression:                    aws.String("SET #status = :to, #at = if_not_exists(#at, :now)"),
+		ConditionExpression:                 aws.String("#ttl > :now AND #status " + op + " :from"),
+		ExpressionAttributeNames:            map[string]string{"#status": attrStatus, "#at": at, "#ttl": attrTTL},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now), ":to": str(to), ":from": str(from)},
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if old, failed := conditionFailed(err); failed {
-		if !live(old, now) {
-			return DelayedJob{}, fmt.Errorf("%s: %w", op, ErrNotFound)
-		}
-		j := decodeDelayed(jobID, old)
-		return j, fmt.Errorf("%s: %w at %s", op, ErrJobCancelled, j.CancelledAt.UTC().Format(time.RFC3339))
+	old, failed := conditionFailed(err)
+	switch {
+	case failed && !live(old, now):
+		return DelayedJob{}, false, fmt.Errorf("ddb: %s delayed job %s: %w", verb, jobID, ErrNotFound)
+	case failed:
+		return decodeDelayed(jobID, old), false, nil
+	case err != nil:
+		return DelayedJob{}, false, fmt.Errorf("ddb: %s delayed job %s: %w", verb, jobID, err)
 	}
-	if err != nil {
-		return DelayedJob{}, fmt.Errorf("%s: %w", op, err)
-	}
-	return decodeDelayed(jobID, out.Attributes), nil
+	return decodeDelayed(jobID, out.Attributes), true, nil
 }
 
 func decodeDelayed(id string, item map[string]types.AttributeValue) DelayedJob {

@@ -11,14 +11,12 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
@@ -47,8 +45,8 @@ func (reminder) Validate() error { return nil }
 type world struct {
 	t        *testing.T
 	sqs      *sqs.Client
-	copies   atomic.Int64 // SendMessage calls: the producer's sends and the workers' hops
-	ddbCalls atomic.Int64 // DynamoDB requests
+	sqsCalls *testenv.Requests // SendMessage: the producer's sends and the workers' hops
+	ddbCalls *testenv.Requests
 	queue    string
 	dlq      string
 	store    *ddb.Store
@@ -66,35 +64,15 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	testenv.Require(t)
 	w := &world{t: t, runs: map[string][]time.Time{}, fail: map[string]int{}}
-	w.sqs = testenv.SQS(t, func(o *sqs.Options) {
-		o.APIOptions = append(o.APIOptions, count("countCopies", func(in any) bool {
-			_, ok := in.(*sqs.SendMessageInput)
-			return ok
-		}, &w.copies))
-	})
+	w.sqsCalls, w.ddbCalls = testenv.NewRequests(), testenv.NewRequests()
+	w.sqs = testenv.SQS(t, func(o *sqs.Options) { o.APIOptions = append(o.APIOptions, w.sqsCalls.Add) })
 	w.queue, w.dlq = testenv.NewQueue(t, w.sqs, testenv.QueueOptions{MaxReceiveCount: 5})
-	db := testenv.DynamoDB(t, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, count("countDynamoDB", func(any) bool { return true }, &w.ddbCalls))
-	})
+	db := testenv.DynamoDB(t, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, w.ddbCalls.Add) })
 	w.store = ddb.New(db, testenv.NewTable(t, db))
 	w.producer = producer.New(w.sqs, w.queue, producer.WithDelayStore(w.store), producer.WithMaxHop(hop),
 		producer.WithTimeout(10*time.Second))
 	w.delays = delays.New(w.store, delays.Options{})
 	return w
-}
-
-// count returns an SDK API option that adds one to n for each call
-// whose input match accepts (once per call, whatever the retries).
-func count(name string, match func(in any) bool, n *atomic.Int64) func(*middleware.Stack) error {
-	return func(s *middleware.Stack) error {
-		return s.Initialize.Add(middleware.InitializeMiddlewareFunc(name,
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				if match(in.Parameters) {
-					n.Add(1)
-				}
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	}
 }
 
 // handle is the tests' handler: it records the run, waits for release
@@ -185,17 +163,33 @@ func (w *world) awaitRuns(id string, n int, d time.Duration) []time.Time {
 	}
 }
 
-// awaitCopies waits until n messages were sent: the producer's sends
-// and the workers' hops.
-func (w *world) awaitCopies(n int64) {
+// sent returns how many messages were sent: the producer's sends and
+// the workers' hops.
+func (w *world) sent() int { return w.sqsCalls.Snapshot()["SendMessage"] }
+
+// awaitCopies waits until n messages were sent.
+func (w *world) awaitCopies(n int) {
 	w.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for w.copies.Load() < n {
+	for w.sent() < n {
 		if time.Now().After(deadline) {
-			w.t.Fatalf("%d messages sent after 30s, want %d", w.copies.Load(), n)
+			w.t.Fatalf("%d messages sent after 30s, want %d", w.sent(), n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// runsOnce waits up to d for job id's run, then for the queue to hold
+// nothing, and checks that the job ran exactly once; it returns when it
+// ran.
+func (w *world) runsOnce(id string, d time.Duration) time.Time {
+	w.t.Helper()
+	runs := w.awaitRuns(id, 1, d)
+	w.settled()
+	if n := len(w.runsOf(id)); n != 1 {
+		w.t.Errorf("job %s succeeded %d times, want once", id, n)
+	}
+	return runs[0]
 }
 
 // settled waits until the queue holds nothing and checks that nothing was
@@ -216,19 +210,15 @@ func TestDelayed_RunsAfterItsDelayAndNotBefore(t *testing.T) {
 	w.serve()
 	const delay = 9 * time.Second
 	due := w.send("later-1", delay)
-	runs := w.awaitRuns("later-1", 1, time.Minute)
-	if runs[0].Before(due) {
-		t.Errorf("ran %v before its due time", due.Sub(runs[0]))
+	ran := w.runsOnce("later-1", time.Minute)
+	if ran.Before(due) {
+		t.Errorf("ran %v before its due time", due.Sub(ran))
 	}
-	if late := runs[0].Sub(due); late > 3*time.Second {
+	if late := ran.Sub(due); late > 3*time.Second {
 		t.Errorf("ran %v after its due time, want within a hop and a hold", late)
 	}
-	w.settled()
-	if n := len(w.runsOf("later-1")); n != 1 {
-		t.Errorf("%d runs, want 1", n)
-	}
 	// The send, and a copy per hop: 9 s in hops of at most 2 s.
-	if n := w.copies.Load(); n < 4 {
+	if n := w.sent(); n < 4 {
 		t.Errorf("%d SendMessage calls, want the send and at least 3 hops", n)
 	}
 }
@@ -275,8 +265,7 @@ func TestCancel_UnknownJobIsAnErrorAndChangesNothing(t *testing.T) {
 		}
 	}
 	w.serve()
-	w.awaitRuns("now-1", 1, 30*time.Second)
-	w.settled()
+	w.runsOnce("now-1", 30*time.Second)
 }
 
 // A job that started cannot be cancelled: Cancel fails and the job runs
@@ -297,11 +286,7 @@ func TestCancel_StartedJobIsRefusedAndRunsToItsEnd(t *testing.T) {
 	if !errors.Is(err, ddb.ErrJobStarted) || !containsAll(err.Error(), "started-1") {
 		t.Fatalf("Cancel of a running job = %v, want ErrJobStarted naming it", err)
 	}
-	w.awaitRuns("started-1", 1, 30*time.Second)
-	w.settled()
-	if n := len(w.runsOf("started-1")); n != 1 {
-		t.Errorf("%d runs, want 1", n)
-	}
+	w.runsOnce("started-1", 30*time.Second)
 }
 
 // A send under the id of a cancelled job is refused and sends nothing.
@@ -313,12 +298,12 @@ func TestSend_CancelledJobIDIsNotSentAgain(t *testing.T) {
 	if _, err := w.delays.Cancel(ctx, "again-1"); err != nil {
 		t.Fatal(err)
 	}
-	before := w.copies.Load()
+	before := w.sent()
 	id, err := w.producer.Send(ctx, reminder{}, producer.JobID("again-1"), producer.Delay(time.Hour))
 	if !errors.Is(err, ddb.ErrJobCancelled) || id != "" {
 		t.Fatalf("Send = %q, %v; want ErrJobCancelled and no id", id, err)
 	}
-	if n := w.copies.Load() - before; n != 0 {
+	if n := w.sent() - before; n != 0 {
 		t.Errorf("%d messages sent, want none", n)
 	}
 }
@@ -361,11 +346,7 @@ func TestDelayed_DuplicateCopiesRunOnce(t *testing.T) {
 			w.release = make(chan struct{})
 			time.AfterFunc(time.Until(due)+time.Second, func() { close(w.release) })
 			w.serve()
-			w.awaitRuns("dup-1", 1, time.Minute)
-			w.settled()
-			if n := len(w.runsOf("dup-1")); n != 1 {
-				t.Errorf("the job succeeded %d times, want once", n)
-			}
+			w.runsOnce("dup-1", time.Minute)
 		})
 	}
 }
@@ -381,7 +362,7 @@ func TestDelayed_WorkerRestartedMidDelayLosesNothing(t *testing.T) {
 		due[id] = w.send(id, 6*time.Second+time.Duration(i)*500*time.Millisecond)
 	}
 	stop := w.serve()
-	w.awaitCopies(int64(2 * len(ids))) // every job hopped once
+	w.awaitCopies(2 * len(ids)) // every job hopped once
 	stop()
 	for _, id := range ids {
 		if n := len(w.runsOf(id)); n != 0 {
@@ -390,15 +371,8 @@ func TestDelayed_WorkerRestartedMidDelayLosesNothing(t *testing.T) {
 	}
 	w.serve()
 	for _, id := range ids {
-		runs := w.awaitRuns(id, 1, time.Minute)
-		if runs[0].Before(due[id]) {
-			t.Errorf("job %s ran %v before its due time", id, due[id].Sub(runs[0]))
-		}
-	}
-	w.settled()
-	for _, id := range ids {
-		if n := len(w.runsOf(id)); n != 1 {
-			t.Errorf("job %s ran %d times, want once", id, n)
+		if ran := w.runsOnce(id, time.Minute); ran.Before(due[id]) {
+			t.Errorf("job %s ran %v before its due time", id, due[id].Sub(ran))
 		}
 	}
 }
@@ -409,14 +383,13 @@ func TestDelayed_WorkerRestartedMidDelayLosesNothing(t *testing.T) {
 func TestMiddleware_UndelayedJobPassesThroughAtNoCost(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	before := w.ddbCalls.Load()
+	before := w.ddbCalls.Total()
 	w.serve()
 	if _, err := w.producer.Send(context.Background(), reminder{}, producer.JobID("now-2")); err != nil {
 		t.Fatal(err)
 	}
-	w.awaitRuns("now-2", 1, 30*time.Second)
-	w.settled()
-	if n := w.ddbCalls.Load() - before; n != 0 {
+	w.runsOnce("now-2", 30*time.Second)
+	if n := w.ddbCalls.Total() - before; n != 0 {
 		t.Errorf("%d DynamoDB requests for an undelayed job, want none", n)
 	}
 }
