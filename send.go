@@ -173,6 +173,11 @@ func timingOption(delay, at string) (producer.SendOption, error) {
 	return opt, nil
 }
 
+// maxDays is the most days parseDelay reads without overflowing a
+// time.Duration (about 292 years); more reads as that many, which is
+// refused as out of range all the same.
+const maxDays = 100_000
+
 // parseDelay reads a Go duration (90s, 2h30m) or a whole number of days
 // (7d).
 func parseDelay(s string) (time.Duration, error) {
@@ -181,7 +186,7 @@ func parseDelay(s string) (time.Duration, error) {
 		if err != nil {
 			return 0, fmt.Errorf("not a duration such as 90s, 2h30m or 7d")
 		}
-		return time.Duration(min(max(n, -1<<20), 1<<20)) * 24 * time.Hour, nil // no overflow
+		return time.Duration(min(max(n, -maxDays), maxDays)) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
