@@ -17,7 +17,7 @@
 //
 //	bootstrap            create the lanes' queues and dead-letter queues and the table
 //	worker [--lanes ...] serve the jobs until SIGTERM, with /healthz and /metrics
-//	send [--delay D | --at T] TYPE JSON
+//	send [--delay D | --at TIME] TYPE JSON
 //	                     enqueue one job, checked against the binary's own job types
 //	cancel JOB_ID        cancel a delayed job until it starts (package delays)
 //	dlq stats|peek|replay|tasks
