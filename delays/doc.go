@@ -38,6 +38,7 @@
 // the middleware untouched, at no cost.
 //
 // Cost, in DynamoDB writes per delayed job: 1 at send (the record); at
-// its start 3 (start, claim, done) plus one every claim.Lease/3 (about
-// 1.7 s) while the handler runs (the claim's renewals). Cancel is 1.
+// its start 3 (start, claim, done) plus one every 1.7 s while the
+// handler runs (the claim's renewals). Cancel is 1. In SQS, each day of
+// delay costs 96 hops, about 135 requests (see docs/library.md).
 package delays
