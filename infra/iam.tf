@@ -68,14 +68,16 @@ resource "aws_iam_role_policy" "execution_secrets" {
 #                        are authorised by the single action (sqs:DeleteMessage,
 #                        sqs:ChangeMessageVisibility, sqs:SendMessage).
 #   queueURLGetter       GetQueueUrl of a lane whose URL is not given (all are here).
-#   producer.SendAPI     SendMessage, SendMessageBatch: follow-up jobs, to any lane.
-#                        A job not yet due (a delayed send, a snooze, a rate limit's
-#                        turn) is sent on as a fresh copy to its own lane's queue:
-#                        SendMessage there, which "Enqueue" grants.
-#   ddb.Client           GetItem, PutItem, UpdateItem, DeleteItem, Query on the table:
-#                        claims, groups, rate limits, delayed jobs' records (written at
-#                        send, marked started or cancelled conditionally).
+#   producer.SendAPI     SendMessage, SendMessageBatch: follow-up jobs, to any lane;
+#                        the consumer's fresh copies (snoozes, waits for a rate limit
+#                        or a due time: a delayed job's hops, retries past
+#                        maxReceiveCount) to its own lane.
+#   ddb.Client           GetItem, PutItem, UpdateItem, DeleteItem, Query on the table
+#                        (rate limits are items there too, and delayed jobs' records:
+#                        written at send, marked started or cancelled conditionally).
 #   MagicLinkMailer      ses:SendEmail as the sender identity.
+#   ratelimit.SESRate    ses:GetAccount, the sending rate the mail limit defaults to;
+#                        an account-level action, which takes no resource but "*".
 data "aws_iam_policy_document" "task" {
   for_each = var.lanes
 
@@ -113,6 +115,12 @@ data "aws_iam_policy_document" "task" {
     sid       = "Mail"
     actions   = ["ses:SendEmail"]
     resources = [local.sender_identity_arn]
+  }
+
+  statement {
+    sid       = "MailRate"
+    actions   = ["ses:GetAccount"]
+    resources = ["*"]
   }
 }
 
