@@ -115,6 +115,12 @@ func groupError(inv *Invocation, err error, id, table string) error {
 	if errors.Is(err, ddb.ErrNotFound) {
 		return fmt.Errorf("no group %s in table %s (a group shows once its start has run; groups expire after their TTL)", id, table)
 	}
+	return tableError(inv, err, table)
+}
+
+// tableError adds a hint to err, from a request to table, when the table
+// does not exist.
+func tableError(inv *Invocation, err error, table string) error {
 	var noTable *dynamodbtypes.ResourceNotFoundException
 	if errors.As(err, &noTable) {
 		return fmt.Errorf("table %s does not exist: run `%s bootstrap` to create it (%w)", table, inv.Name(), err)

@@ -17,7 +17,9 @@
 //
 //	bootstrap            create the lanes' queues and dead-letter queues and the table
 //	worker [--lanes ...] serve the jobs until SIGTERM, with /healthz and /metrics
-//	send TYPE JSON       enqueue one job, checked against the binary's own job types
+//	send [--delay D | --at TIME] TYPE JSON
+//	                     enqueue one job, checked against the binary's own job types
+//	cancel JOB_ID        cancel a delayed job until it starts (package delays)
 //	dlq stats|peek|replay|tasks
 //	                     inspect and replay dead letters
 //	batch status|repair GROUP_ID
@@ -53,6 +55,7 @@ import (
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/delays"
 	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
@@ -109,12 +112,18 @@ type Env struct {
 	// around every handler, outside the App's own. It can start groups
 	// only when Serving.
 	Groups *groups.Groups
+	// Delays cancels delayed jobs (package delays) in the runtime's
+	// table: a job sent with producer.Delay or producer.At, until it
+	// starts. The runtime installs its middleware outermost, so a
+	// cancelled job runs nothing, and the producers it builds (Queue,
+	// the send command, Invocation.Router) record every delayed job.
+	Delays *delays.Delays
 
 	// limits are the configured rate limits (BUSYWORK_RATE_LIMITS).
 	limits map[string]ratelimit.Rate
 	// limiters are the limits handed out, by name.
 	limiters map[string]*ratelimit.Limiter
-	// store keeps groups and limits in the runtime's table.
+	// store keeps groups, delayed jobs and limits in the runtime's table.
 	store *ddb.Store
 }
 
@@ -172,7 +181,7 @@ func Main(app App) {
 }
 
 // mux returns the App's handlers registered on a new Mux, for env, with
-// the middleware of env's Groups (which it sets) outermost.
+// the middleware of env's Delays and Groups (which it sets) outermost.
 func (app *App) mux(env *Env) (*consumer.Mux, error) {
 	mux := consumer.NewMux()
 	if app.Register == nil {
@@ -184,7 +193,8 @@ func (app *App) mux(env *Env) (*consumer.Mux, error) {
 	}
 	env.store = ddb.New(awsclient.NewDynamoDB(env.AWS), env.Table)
 	env.Groups = groups.New(env.store, queue, groups.Options{Logger: env.Logger})
-	mux.Use(env.Groups.Middleware())
+	env.Delays = delays.New(env.store, delays.Options{Logger: env.Logger})
+	mux.Use(env.Delays.Middleware(), env.Groups.Middleware())
 	if err := app.Register(mux, env); err != nil {
 		return nil, err
 	}

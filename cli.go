@@ -28,7 +28,7 @@ const (
 )
 
 // Command is one subcommand of a binary built on the runtime: the
-// runtime's own (bootstrap, worker, send, dlq, health, version) and an
+// runtime's own (bootstrap, worker, send, cancel, dlq, health, version) and an
 // App's.
 type Command struct {
 	// Name is the word that runs it, as in "worker".
@@ -128,7 +128,7 @@ func (inv *Invocation) printUsage(w io.Writer) {
 }
 
 // runtimeCommands are the runtime's commands, in the order help lists them.
-var runtimeCommands = []*Command{bootstrapCommand, workerCommand, sendCommand, dlqCommand, batchCommand, healthCommand, versionCommand}
+var runtimeCommands = []*Command{bootstrapCommand, workerCommand, sendCommand, cancelCommand, dlqCommand, batchCommand, healthCommand, versionCommand}
 
 // commands returns the runtime's commands, each replaced by app's of the
 // same name if it has one, and then app's others.
@@ -303,11 +303,13 @@ type RouterClient interface {
 // Router returns a producer that sends each job to its lane's queue by the
 // routing table, through client, with opts and, when BUSYWORK_SIGNING_KEY
 // is set, signing every job: the producer of an App's web server, or of a
-// command that enqueues. It looks every lane's queue URL up. For
-// producer.Unique, pass producer.WithUniqueStore with a *ddb.Store on the
-// runtime's table (Settings.Table).
+// command that enqueues. It records every delayed job in the runtime's
+// table (BUSYWORK_TABLE), so that it can be cancelled (producer.DelayStore;
+// an option in opts may replace it). It looks every lane's queue URL up.
+// For producer.Unique, pass producer.WithUniqueStore with a *ddb.Store on
+// the runtime's table (Settings.Table).
 func (inv *Invocation) Router(ctx context.Context, client RouterClient, opts ...func(*producer.Options)) (*producer.Router, error) {
-	cfg, err := loadConfig()
+	cfg, awsCfg, err := loadEnv(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -319,5 +321,5 @@ func (inv *Invocation) Router(ctx context.Context, client RouterClient, opts ...
 	if err != nil {
 		return nil, err
 	}
-	return cfg.newRouter(client, urls, routes, opts...)
+	return cfg.newRouter(client, awsCfg, urls, routes, opts...)
 }

@@ -8,9 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
+	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/producer"
 	"github.com/busywork/busywork/ratelimit"
 )
@@ -50,6 +53,10 @@ type config struct {
 	// name of a limit handlers share (Env.Limiter), as in
 	// "ping=10/s,mail=600/m".
 	RateLimits string `envconfig:"RATE_LIMITS"`
+	// MaxHop is the first hop of a delayed job the runtime's producers
+	// send (producer.Options.MaxHop): BUSYWORK_MAX_HOP, which the worker
+	// reads for its own hops too (workerConfig). 0 means 15 minutes.
+	MaxHop time.Duration `envconfig:"MAX_HOP"`
 
 	// limits is RateLimits, parsed.
 	limits map[string]ratelimit.Rate
@@ -187,11 +194,19 @@ func parseProblem(pe *envconfig.ParseError) string {
 	return msg
 }
 
-// producerOptions returns opts and, when a signing key is set, the option
-// that signs every job.
-func (c config) producerOptions(opts ...func(*producer.Options)) []func(*producer.Options) {
-	if c.SigningKey != "" {
-		opts = append(opts, producer.WithSigningKey([]byte(c.SigningKey)))
+// producerOptions returns the options of the runtime's producers: the
+// first hop of a delayed job (BUSYWORK_MAX_HOP) and the runtime's table
+// as the store of delayed jobs, so that every delayed job can be
+// cancelled; then opts, which may replace those; and, when a signing key
+// is set, the option that signs every job.
+func (c config) producerOptions(awsCfg aws.Config, opts ...func(*producer.Options)) []func(*producer.Options) {
+	all := []func(*producer.Options){
+		producer.WithMaxHop(c.MaxHop),
+		producer.WithDelayStore(ddb.New(awsclient.NewDynamoDB(awsCfg), c.Table)),
 	}
-	return opts
+	all = append(all, opts...)
+	if c.SigningKey != "" {
+		all = append(all, producer.WithSigningKey([]byte(c.SigningKey)))
+	}
+	return all
 }

@@ -169,11 +169,12 @@ func resolveLanes(ctx context.Context, client queueURLGetter, ls []lane, bin str
 }
 
 // newRouter returns the producer that sends each job to its lane's queue
-// (urls, by lane) by routes, with opts and the signing key.
-func (c config) newRouter(client producer.SendAPI, urls map[string]string, routes producer.Routes, opts ...func(*producer.Options)) (*producer.Router, error) {
+// (urls, by lane) by routes, with the runtime's producer options
+// (producerOptions) and opts.
+func (c config) newRouter(client producer.SendAPI, awsCfg aws.Config, urls map[string]string, routes producer.Routes, opts ...func(*producer.Options)) (*producer.Router, error) {
 	producers := map[string]*producer.Producer{}
 	for name, url := range urls {
-		producers[name] = producer.New(client, url, c.producerOptions(opts...)...)
+		producers[name] = producer.New(client, url, c.producerOptions(awsCfg, opts...)...)
 	}
 	return producer.NewRouter(producers, routes)
 }

@@ -122,7 +122,7 @@ func runWorker(ctx context.Context, inv *Invocation) error {
 	}
 	// Its unique keys (producer.Unique) live in the runtime's table.
 	uniques := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table)
-	followUps, err := cfg.newRouter(client, urls, routes, producer.WithTimeout(followUpTimeout), producer.WithUniqueStore(uniques))
+	followUps, err := cfg.newRouter(client, awsCfg, urls, routes, producer.WithTimeout(followUpTimeout), producer.WithUniqueStore(uniques))
 	if err != nil {
 		return err
 	}

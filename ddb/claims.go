@@ -44,7 +44,7 @@ const (
 )
 
 func claimKey(jobID string) map[string]types.AttributeValue {
-	return key("JOB#"+jobID, skClaim)
+	return key(pkJob+jobID, skClaim)
 }
 
 // ClaimJob takes the idempotency claim of job jobID for lease (5 minutes

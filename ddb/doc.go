@@ -1,7 +1,7 @@
 // Package ddb is busywork's only door to DynamoDB: users, magic-link
 // tokens, per-email rate limits, job idempotency claims, the unique keys
-// of producer.Unique, fan-out batches and ticket orders, all in one
-// table.
+// of producer.Unique, delayed jobs' records, fan-out batches and ticket
+// orders, all in one table.
 //
 //	store := ddb.New(dynamodb.NewFromConfig(cfg), "busywork")
 //	if err := store.PutUser(ctx, "ada@example.com", "Ada"); err != nil { ... }
@@ -23,6 +23,7 @@
 //	rate window      RATE#<email>           WINDOW#<start>       jobs (set of job ids counted), ttl
 //	job claim        JOB#<job id>           CLAIM                status, owner, claimed_at, lease_until, result, ttl
 //	unique key       UNIQUE#<sha256 hex>    UNIQUE               job_id, created_at, ttl (the end of its window)
+//	delayed job      JOB#<job id>           DELAYED              job_type, due_at, status, created_at, cancelled_at or started_at, ttl
 //	session          SESSION#<sha256 hex>   SESSION              email, created_at, expires_at, ttl
 //	batch            BATCH#<id>             BATCH                total, remaining, done, failed, created_at, last_done_at, dispatched_at, ttl;
 //	                                                             stalled_children, follow_up_failed, stall_reason, stalled_at while its follow-up is stalled
@@ -90,4 +91,18 @@
 // ClaimJob); it records itself with MarkBatchDispatched. The whole batch
 // is one item, so its status is one read (GetBatch); it holds up to
 // MaxBatchChildren children inside DynamoDB's 400 KB item limit.
+//
+// # Delayed jobs
+//
+// A job sent with a delay (package producer, with a store) is recorded
+// before its message is sent, as scheduled; package delays cancels it and
+// starts it:
+//
+//	err := store.PutDelayedJob(ctx, jobID, jobType, due) // at send
+//	job, err := store.CancelDelayedJob(ctx, jobID)     // ErrJobStarted, ErrNotFound
+//	job, err := store.StartDelayedJob(ctx, jobID)      // in the worker: ErrJobCancelled
+//
+// Cancel and start are conditional updates of the one record, so when
+// they race exactly one wins: a cancelled job never starts, a started one
+// cannot be cancelled.
 package ddb

@@ -16,6 +16,7 @@ import (
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/internal/bootstrap"
+	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
@@ -137,7 +138,7 @@ func TestGroups_AWorkerKilledBetweenCountingTheLastChildAndRecordingTheFollowUpG
 			q := &counting{Sender: w.producer}
 			w.serve(q)
 			w.await(id, 2*time.Minute, "followed up", ddb.Batch.Dispatched)
-			w.awaitEmpty(time.Minute)
+			testenv.AwaitEmpty(t, w.sqs, w.queue, time.Minute)
 			if got := w.assembledCount(id); got != 1 {
 				t.Errorf("the follow-up ran %d times, want 1", got)
 			}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
@@ -180,35 +179,6 @@ func (w *world) await(id string, d time.Duration, what string, cond func(ddb.Bat
 	}
 }
 
-// awaitEmpty waits until the queue holds no message, visible or in
-// flight: every copy of every job was handled.
-func (w *world) awaitEmpty(d time.Duration) {
-	w.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		out, err := w.sqs.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-			QueueUrl: aws.String(w.queue),
-			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages,
-				types.QueueAttributeNameApproximateNumberOfMessagesNotVisible, types.QueueAttributeNameApproximateNumberOfMessagesDelayed},
-		})
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		left := 0
-		for _, v := range out.Attributes {
-			n, _ := strconv.Atoi(v)
-			left += n
-		}
-		if left == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			w.t.Fatalf("after %v the queue still holds %v", d, out.Attributes)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // counting is a groups.Sender that counts the follow-ups it sent and, when
 // twice is set, sends every batch of children twice, as at-least-once
 // delivery may deliver them.
@@ -247,7 +217,7 @@ func TestGroups_EveryChildDeliveredTwiceCountsOnceAndTheFollowUpIsEnqueuedAndRun
 				t.Fatal(err)
 			}
 			b := w.await(id, 2*time.Minute, "followed up", ddb.Batch.Dispatched)
-			w.awaitEmpty(time.Minute) // every second copy handled too
+			testenv.AwaitEmpty(t, w.sqs, w.queue, time.Minute) // every second copy handled too
 			if got := w.assembledCount(id); got != 1 {
 				t.Errorf("the follow-up ran %d times, want 1", got)
 			}
@@ -297,7 +267,7 @@ func TestGroups_AChildThatFailedForGoodIsRecordedAndItsReplayFromTheDLQCompletes
 		t.Fatalf("replay: %+v, %v; want one letter moved", sum, err)
 	}
 	b = w.await(id, time.Minute, "followed up", ddb.Batch.Dispatched)
-	w.awaitEmpty(time.Minute)
+	testenv.AwaitEmpty(t, w.sqs, w.queue, time.Minute)
 	if len(b.Failed) != 0 || len(b.Done) != 3 {
 		t.Errorf("group %+v, want 3 done and none failed", b)
 	}
@@ -352,7 +322,7 @@ func TestGroups_AFollowUpThatFailedForGoodStallsTheGroupAndRepairRunsItOnce(t *t
 		}
 	}
 	b = w.await(id, time.Minute, "followed up", ddb.Batch.Dispatched)
-	w.awaitEmpty(time.Minute)
+	testenv.AwaitEmpty(t, w.sqs, w.queue, time.Minute)
 	if b.Stall != nil || ran.Load() != 1 {
 		t.Errorf("group %+v, the follow-up ran %d times; want it run once and the stall gone", b, ran.Load())
 	}

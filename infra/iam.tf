@@ -70,9 +70,11 @@ resource "aws_iam_role_policy" "execution_secrets" {
 #   queueURLGetter       GetQueueUrl of a lane whose URL is not given (all are here).
 #   producer.SendAPI     SendMessage, SendMessageBatch: follow-up jobs, to any lane;
 #                        the consumer's fresh copies (snoozes, waits for a rate limit
-#                        or a due time, retries past maxReceiveCount) to its own lane.
+#                        or a due time: a delayed job's hops, retries past
+#                        maxReceiveCount) to its own lane.
 #   ddb.Client           GetItem, PutItem, UpdateItem, DeleteItem, Query on the table
-#                        (rate limits are items there too).
+#                        (rate limits are items there too, and delayed jobs' records:
+#                        written at send, marked started or cancelled conditionally).
 #   MagicLinkMailer      ses:SendEmail as the sender identity.
 #   ratelimit.SESRate    ses:GetAccount, the sending rate the mail limit defaults to;
 #                        an account-level action, which takes no resource but "*".
@@ -143,7 +145,8 @@ resource "aws_iam_role_policy" "task" {
 #   producer.SendAPI     SendMessage, SendMessageBatch (micro-batching) to any lane.
 #   queueURLGetter       GetQueueUrl of a lane whose URL is not given.
 #   ddb.Client           sessions, tokens, order status and the orders' unique
-#                        keys (producer.Unique: PutItem, DeleteItem) in the table.
+#                        keys (producer.Unique: PutItem, DeleteItem) in the table,
+#                        and the record of every delayed job it sends (PutItem).
 data "aws_iam_policy_document" "web" {
   statement {
     sid       = "Enqueue"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -35,7 +36,10 @@ type Result struct {
 // failed if any did.
 //
 // A job that is invalid or too large fails only its own Result; the others
-// are still sent. A bad Delay fails every job before any network call. An
+// are still sent. A bad Delay or At fails every job before any network
+// call. Every job of the batch is due at the same time. With
+// Options.DelayStore, the delayed jobs are recorded first (up to 8 at
+// once); a job whose record fails is not sent and fails its Result. An
 // entry that SQS refuses fails its job with an *EntryError carrying SQS's
 // code and message; a call that fails as a whole (or times out) fails the
 // jobs of that call. Options.Timeout bounds the whole SendBatch.
@@ -54,8 +58,9 @@ func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOpt
 	results := make([]Result, len(js))
 	msgs := make([]*message, 0, len(js))
 	at := make([]int, 0, len(js)) // at[k] is the index in js of msgs[k]
+	now := time.Now()             // every job of the batch is due at the same time
 	for i, job := range js {
-		m, err := p.encode(job, so, i)
+		m, err := p.encode(job, so, i, now)
 		if err != nil {
 			results[i].Err = err
 			continue
@@ -63,12 +68,13 @@ func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOpt
 		msgs = append(msgs, m)
 		at = append(at, i)
 	}
-	if len(msgs) == 0 {
-		return results, batchError(results)
-	}
 
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
+	msgs, at = p.recordAllDelayed(ctx, msgs, at, results)
+	if len(msgs) == 0 {
+		return results, batchError(results)
+	}
 	var g errgroup.Group
 	g.SetLimit(maxParallelBatchCalls)
 	for _, c := range planChunks(msgs) {
@@ -82,6 +88,35 @@ func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOpt
 	}
 	_ = g.Wait() // the goroutines report through results and never fail
 	return results, batchError(results)
+}
+
+// recordAllDelayed records the delayed jobs of msgs (at[k] is the index
+// of msgs[k] in the batch), up to maxParallelBatchCalls at once, and
+// returns the messages to send: a job whose record failed gets its error
+// in results and is not sent.
+func (p *Producer) recordAllDelayed(ctx context.Context, msgs []*message, at []int, results []Result) ([]*message, []int) {
+	if p.opts.DelayStore == nil || len(msgs) == 0 || msgs[0].due.IsZero() {
+		return msgs, at // the jobs of a batch are all delayed, or none
+	}
+	errs := make([]error, len(msgs))
+	var g errgroup.Group
+	g.SetLimit(maxParallelBatchCalls)
+	for k, m := range msgs {
+		g.Go(func() error {
+			errs[k] = p.recordDelayed(ctx, m)
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines report through errs and never fail
+	kept, keptAt := msgs[:0], at[:0]
+	for k, m := range msgs {
+		if errs[k] != nil {
+			results[at[k]].Err = errs[k]
+			continue
+		}
+		kept, keptAt = append(kept, m), append(keptAt, at[k])
+	}
+	return kept, keptAt
 }
 
 // failAll returns n Results failed with err, and their BatchError.

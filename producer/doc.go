@@ -34,6 +34,13 @@
 // enqueues one order; the keys live in DynamoDB, given with
 // WithUniqueStore).
 //
+// Delay and At start a job later, up to MaxDelay (30 days) ahead. The
+// message carries its due time (the due_at attribute) and a first SQS
+// delay of up to 15 minutes; the worker sends it on in hops of up to 15
+// minutes until it is due. With WithDelayStore (a *ddb.Store) the job is
+// recorded before it is sent, so package delays can cancel it until it
+// starts.
+//
 // SendBatch sends many jobs in SendMessageBatch calls and reports each
 // job's outcome. With WithBatching, concurrent Sends share
 // SendMessageBatch calls too (micro-batching), which cuts SQS requests

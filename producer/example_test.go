@@ -39,10 +39,24 @@ func ExampleProducer_Send() {
 	})
 }
 
-// Delay keeps a job invisible to workers for a while (at most 15 minutes).
+// Delay starts a job no sooner than a while from now (at most 30 days).
+// With a DelayStore (a *ddb.Store) the job can be cancelled until it
+// starts, with package delays.
 func ExampleDelay() {
+	var q *producer.Producer // from producer.New(client, queueURL, producer.WithDelayStore(store))
+	id, err := q.Send(context.Background(), jobs.Ping{Message: "later"}, producer.Delay(2*time.Hour))
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	fmt.Println("enqueued", id)
+}
+
+// At starts a job no sooner than a given time; one in the past runs now.
+func ExampleAt() {
 	var q *producer.Producer // from producer.New
-	id, err := q.Send(context.Background(), jobs.Ping{Message: "later"}, producer.Delay(30*time.Second))
+	at := time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC)
+	id, err := q.Send(context.Background(), jobs.Ping{Message: "merry"}, producer.At(at))
 	if err != nil {
 		log.Print(err)
 		return

@@ -57,9 +57,14 @@ func (p *Producer) Options() Options {
 // enqueued_at and, with a signing key, signature. It returns once SQS has
 // accepted or refused the message, or when Options.Timeout or ctx ends.
 //
-// An invalid job, a message over Options.MaxBodyBytes and a bad Delay are
-// refused before any network call, with errors wrapping ErrInvalidJob,
-// ErrTooLarge (a *TooLargeError) and ErrInvalidDelay.
+// An invalid job, a message over Options.MaxBodyBytes and a bad Delay or
+// At are refused before any network call, with errors wrapping
+// ErrInvalidJob, ErrTooLarge (a *TooLargeError) and ErrInvalidDelay.
+//
+// A delayed job also carries the due_at attribute and, with
+// Options.DelayStore, is recorded before its message is sent: if that
+// fails (the job id was cancelled, or DynamoDB failed), nothing is sent
+// and jobID is empty.
 //
 // With an error, jobID is not empty if a request carrying the message was
 // made: after a timeout the job may still have been enqueued under that id,
@@ -85,7 +90,7 @@ func (p *Producer) Send(ctx context.Context, job jobs.Job, opts ...SendOption) (
 	if err := so.checkBatch(1); err != nil {
 		return "", err
 	}
-	m, err := p.encode(job, so, 0)
+	m, err := p.encode(job, so, 0, time.Now())
 	if err != nil {
 		return "", err
 	}
@@ -97,9 +102,12 @@ func (p *Producer) Send(ctx context.Context, job jobs.Job, opts ...SendOption) (
 	return p.sendMessage(ctx, m)
 }
 
-// sendMessage sends m, alone or in a micro-batch; ctx carries the Send's
-// Timeout.
+// sendMessage records m if it is delayed, then sends it, alone or in a
+// micro-batch; ctx carries the Send's Timeout.
 func (p *Producer) sendMessage(ctx context.Context, m *message) (string, error) {
+	if err := p.recordDelayed(ctx, m); err != nil {
+		return "", err
+	}
 	if p.opts.BatchWindow > 0 {
 		return p.sendBatched(ctx, m)
 	}
@@ -122,14 +130,15 @@ type message struct {
 	id      string
 	body    string
 	attrs   map[string]types.MessageAttributeValue
-	delay   int32
-	size    int // as SQS counts it: body plus attributes
+	delay   int32     // DelaySeconds: the first hop of a delayed job
+	due     time.Time // when a delayed job is due; zero for one due now
+	size    int       // as SQS counts it: body plus attributes
 	tenant  *string
 }
 
-// encode checks job, the i-th of its send, and so and builds its message.
-// It makes no network call.
-func (p *Producer) encode(job jobs.Job, so sendOptions, i int) (*message, error) {
+// encode checks job, the i-th of its send at now, and so and builds its
+// message. It makes no network call.
+func (p *Producer) encode(job jobs.Job, so sendOptions, i int, now time.Time) (*message, error) {
 	if job == nil {
 		return nil, fmt.Errorf("producer: %w: nil job", ErrInvalidJob)
 	}
@@ -137,8 +146,9 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int) (*message, error)
 	if err := job.Validate(); err != nil {
 		return nil, fmt.Errorf("producer: %s job: %w: %w", typ, ErrInvalidJob, err)
 	}
-	if so.delay < 0 || so.delay > MaxDelay {
-		return nil, fmt.Errorf("producer: %s job: %w: %v is not between 0 and %v", typ, ErrInvalidDelay, so.delay, MaxDelay)
+	delay, err := so.delayFrom(now)
+	if err != nil {
+		return nil, fmt.Errorf("producer: %s job: %w", typ, err)
 	}
 	if err := checkUnique(typ, so.unique, p.opts.Uniques); err != nil {
 		return nil, err
@@ -163,13 +173,17 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int) (*message, error)
 		id:      id,
 		body:    string(body),
 		attrs:   make(map[string]types.MessageAttributeValue, 4),
-		delay:   int32((so.delay + time.Second - 1) / time.Second),
+		delay:   int32((min(delay, p.opts.MaxHop) + time.Second - 1) / time.Second),
 		size:    len(body),
 		tenant:  tenant,
 	}
 	m.setAttr(jobs.AttrJobType, typ)
 	m.setAttr(jobs.AttrJobID, m.id)
-	m.setAttr(jobs.AttrEnqueuedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	m.setAttr(jobs.AttrEnqueuedAt, now.UTC().Format(time.RFC3339Nano))
+	if delay > 0 {
+		m.due = now.Add(delay)
+		m.setAttr(jobs.AttrDueAt, m.due.UTC().Format(time.RFC3339Nano))
+	}
 	if so.group != "" {
 		if err := jobs.ValidateGroupID(so.group); err != nil {
 			return nil, fmt.Errorf("producer: %s job: %w: %w", typ, ErrInvalidJob, err)
@@ -191,4 +205,17 @@ const stringType = "String"
 func (m *message) setAttr(name, value string) {
 	m.attrs[name] = types.MessageAttributeValue{DataType: aws.String(stringType), StringValue: aws.String(value)}
 	m.size += len(name) + len(stringType) + len(value)
+}
+
+// recordDelayed records m's job in Options.DelayStore, when m is delayed
+// and there is one, so that it can be cancelled; the job must not be sent
+// when it fails.
+func (p *Producer) recordDelayed(ctx context.Context, m *message) error {
+	if m.due.IsZero() || p.opts.DelayStore == nil {
+		return nil
+	}
+	if err := p.opts.DelayStore.PutDelayedJob(ctx, m.id, m.jobType, m.due); err != nil {
+		return fmt.Errorf("producer: %s job %s not sent: recording its delay: %w", m.jobType, m.id, err)
+	}
+	return nil
 }

@@ -314,6 +314,22 @@ func SendMessages(ctx context.Context, t testing.TB, client *sqs.Client, queueUR
 	}
 }
 
+// AwaitEmpty waits until queueURL holds no message, visible, in flight
+// or delayed: every copy of every job was handled. It fails the test,
+// naming the counts, when timeout passes first. fauxqs counts delayed
+// messages only after a receive on the queue: call it while a worker
+// serves the queue.
+func AwaitEmpty(t testing.TB, client *sqs.Client, queueURL string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for QueueSize(t, client, queueURL) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: after %v %s still holds %d messages", timeout, queueURL, QueueSize(t, client, queueURL))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // ReceiveAll receives from queueURL, one-second long polls at a time, until
 // it holds n distinct messages (by MessageId), and returns those n with all
 // system and message attributes. It deletes nothing and asks for no more
