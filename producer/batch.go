@@ -63,6 +63,7 @@ func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOpt
 
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
+	ctx, end := p.trace(ctx, msgs...)
 	var g errgroup.Group
 	g.SetLimit(maxParallelBatchCalls)
 	for _, c := range planChunks(msgs) {
@@ -75,7 +76,9 @@ func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOpt
 		})
 	}
 	_ = g.Wait() // the goroutines report through results and never fail
-	return results, batchError(results)
+	err := batchError(results)
+	end(err)
+	return results, err
 }
 
 // failAll returns n Results failed with err, and their BatchError.

@@ -36,7 +36,8 @@ type Options struct {
 	// type and value (the producer's own attributes take about 80 bytes,
 	// about 160 with a signature). Zero or less means DefaultMaxBodyBytes;
 	// values over MaxSQSMessageBytes are lowered to it by New, since SQS
-	// refuses anything larger.
+	// refuses anything larger. With a Tracer, 72 bytes of it are kept for
+	// the traceparent attribute.
 	MaxBodyBytes int
 
 	// SigningKey, when not empty, makes every message carry a "signature"
@@ -57,6 +58,13 @@ type Options struct {
 	// each message on its own. New lowers a window longer than half of
 	// Timeout to half of Timeout. SuggestedBatchWindow is a good start.
 	BatchWindow time.Duration
+
+	// Tracer, when set, traces every Send and SendBatch call, and its
+	// messages carry the trace context in their traceparent attribute,
+	// so that the job's run continues the sender's trace (see Tracer;
+	// package tracing has one for OpenTelemetry). Nil (the default)
+	// traces nothing.
+	Tracer Tracer
 }
 
 // WithSigningKey returns an option that sets Options.SigningKey.
