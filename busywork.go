@@ -171,7 +171,8 @@ func Main(app App) {
 }
 
 // mux returns the App's handlers registered on a new Mux, for env, with
-// the middleware of env's Groups (which it sets) outermost.
+// the middleware of env's Groups (which it sets) outermost, inside the
+// job's span when traces are on.
 func (app *App) mux(env *Env) (*consumer.Mux, error) {
 	mux := consumer.NewMux()
 	if app.Register == nil {
@@ -183,6 +184,7 @@ func (app *App) mux(env *Env) (*consumer.Mux, error) {
 	}
 	env.store = ddb.New(awsclient.NewDynamoDB(env.AWS), env.Table)
 	env.Groups = groups.New(env.store, queue, groups.Options{Logger: env.Logger})
+	traceJobs(mux)
 	mux.Use(env.Groups.Middleware())
 	if err := app.Register(mux, env); err != nil {
 		return nil, err

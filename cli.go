@@ -223,7 +223,7 @@ func (app App) Run(args []string, stdout, stderr io.Writer) int {
 	context.AfterFunc(ctx, stop)
 
 	inv := &Invocation{Command: c, Args: args[1:], Stdout: stdout, Stderr: stderr, app: &app}
-	err := c.Run(ctx, inv)
+	err := app.runTraced(ctx, inv)
 	var (
 		usage *usageError
 		conf  *configError

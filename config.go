@@ -188,10 +188,10 @@ func parseProblem(pe *envconfig.ParseError) string {
 }
 
 // producerOptions returns opts and, when a signing key is set, the option
-// that signs every job.
+// that signs every job, and when traces are on, the one that traces sends.
 func (c config) producerOptions(opts ...func(*producer.Options)) []func(*producer.Options) {
 	if c.SigningKey != "" {
 		opts = append(opts, producer.WithSigningKey([]byte(c.SigningKey)))
 	}
-	return opts
+	return traceSends(opts)
 }
