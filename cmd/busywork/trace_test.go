@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -59,7 +60,7 @@ func newCollector(t *testing.T) *collector {
 			for _, ss := range rs.GetScopeSpans() {
 				for _, s := range ss.GetSpans() {
 					c.spans = append(c.spans, exportedSpan{service, s.GetName(),
-						hexOf(s.GetTraceId()), hexOf(s.GetSpanId()), hexOf(s.GetParentSpanId())})
+						hex.EncodeToString(s.GetTraceId()), hex.EncodeToString(s.GetSpanId()), hex.EncodeToString(s.GetParentSpanId())})
 				}
 			}
 		}
@@ -71,15 +72,6 @@ func newCollector(t *testing.T) *collector {
 	t.Cleanup(srv.Close)
 	c.url = srv.URL
 	return c
-}
-
-func hexOf(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
 }
 
 // env points a command's traces at the collector, exported within 100 ms.
@@ -122,7 +114,9 @@ func TestTraces_TheWebAppAndTheWorkerExportOneTraceFromTheLoginToSendEmail(t *te
 
 	request := c.await("POST /auth/magic-link", func(s exportedSpan) bool { return s.name == "POST /auth/magic-link" })
 	inTrace := func(name string, parent exportedSpan) func(exportedSpan) bool {
-		return func(s exportedSpan) bool { return s.name == name && s.trace == request.trace && s.parentID == parent.span }
+		return func(s exportedSpan) bool {
+			return s.name == name && s.trace == request.trace && s.parentID == parent.span
+		}
 	}
 	send := c.await("send magic_link in the request's trace", inTrace("send magic_link", request))
 	job := c.await("process magic_link under the send", inTrace("process magic_link", send))

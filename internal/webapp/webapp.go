@@ -186,8 +186,7 @@ func New(cfg Config) http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(a.crossOrigin))
 	h := secheaders.Wrap(a.serve(cop.Handler(mux)))
 	if cfg.Tracing {
-		h = otelhttp.NewHandler(h, "", otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
-			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
+		h = otelhttp.NewHandler(h, "", otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }))
 	}
 	return h
 }
