@@ -27,7 +27,9 @@
 //
 // plus the App's own (Commands), all with --help, configured by BUSYWORK_*
 // and the standard AWS environment variables (docs/configuration.md); a
-// bad value exits 2 naming the variable.
+// bad value exits 2 naming the variable. With OTEL_EXPORTER_OTLP_ENDPOINT
+// set, every command exports OpenTelemetry traces, and a job's run is in
+// the trace of the request that sent it (package tracing).
 //
 // A job runs on one of three lanes, each its own queue and dead-letter
 // queue: critical (a person waits for it), default, and bulk. App.Routes
@@ -89,7 +91,10 @@ type App struct {
 
 // Env is what the runtime gives App.Register.
 type Env struct {
-	// AWS is the AWS configuration, loaded by awsclient.Load.
+	// AWS is the AWS configuration, loaded by awsclient.Load. When the
+	// runtime traces (Invocation.Tracing), the clients made from it trace
+	// the calls a handler makes with its context, as children of the
+	// job's span.
 	AWS aws.Config
 	// Queue sends jobs to their lanes by the routing table: for the
 	// follow-up jobs a handler enqueues. Nil unless Serving.
