@@ -133,13 +133,5 @@ func serve(t *testing.T, client *sqs.Client, mux *consumer.Mux, queueURL string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("consumer: %v", err)
-		}
-	})
+	testenv.Background(t, "consumer", c.Run)
 }
