@@ -12,6 +12,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// awsMiddlewareID names the SDK middleware that AWS adds.
+const awsMiddlewareID = "busywork/tracing"
+
 // rpcSystemAWS is rpc.system.name for AWS's APIs, as OpenTelemetry's
 // instrumentations of the AWS SDKs name it.
 var rpcSystemAWS = semconv.RPCSystemNameKey.String("aws-api")
@@ -22,7 +25,8 @@ var rpcSystemAWS = semconv.RPCSystemNameKey.String("aws-api")
 // "SERVICE.OPERATION" as in "DynamoDB.GetItem", a child of that span,
 // which covers the call with its retries. A call made outside any span is
 // not traced: the worker's own receives, deletes and heartbeats would
-// each start a trace of their own.
+// each start a trace of their own. A second AWS on the same
+// configuration changes nothing.
 //
 // OpenTelemetry's contributed instrumentation of the SDK (otelaws) does
 // much the same, but it is deprecated for want of an owner, and traces
@@ -30,7 +34,10 @@ var rpcSystemAWS = semconv.RPCSystemNameKey.String("aws-api")
 func AWS(cfg *aws.Config, opts ...Option) {
 	t := tracer(opts)
 	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("busywork/tracing", func(
+		if _, ok := stack.Initialize.Get(awsMiddlewareID); ok {
+			return nil // traced already
+		}
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc(awsMiddlewareID, func(
 			ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler,
 		) (middleware.InitializeOutput, middleware.Metadata, error) {
 			if !trace.SpanContextFromContext(ctx).IsValid() {

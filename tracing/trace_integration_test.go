@@ -235,3 +235,32 @@ func TestTrace_WithoutATracerTheMessageCarriesNoTraceContext(t *testing.T) {
 		t.Fatalf("traceparent = %q, want none without a Tracer", got)
 	}
 }
+
+func TestAWS_TracesACallUnderASpanOnceAndNoneOutside(t *testing.T) {
+	s := record(t)
+	cfg := testenv.AWSConfig(t)
+	tracing.AWS(&cfg, tracing.WithTracerProvider(s.tp))
+	tracing.AWS(&cfg, tracing.WithTracerProvider(s.tp)) // as a service might, on the runtime's configuration
+	client := sqs.NewFromConfig(cfg)
+
+	if _, err := client.ListQueues(t.Context(), &sqs.ListQueuesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, parent := s.tp.Tracer("test").Start(t.Context(), "job")
+	if _, err := client.ListQueues(ctx, &sqs.ListQueuesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	parent.End()
+	calls := s.named("SQS.ListQueues")
+	if len(calls) != 1 || calls[0].Parent().SpanID() != parent.SpanContext().SpanID() || calls[0].SpanKind() != trace.SpanKindClient {
+		t.Fatalf("spans:\n%s\nwant one SQS.ListQueues, a client span under the job's, for the call made under it", s.dump())
+	}
+	for key, want := range map[string]string{"rpc.system.name": "aws-api", "rpc.method": "SQS/ListQueues"} {
+		if got, _ := attr(calls[0], key); got.AsString() != want {
+			t.Errorf("%s = %q, want %q", key, got.AsString(), want)
+		}
+	}
+	if code, _ := attr(calls[0], "http.response.status_code"); code.AsInt64() != http.StatusOK {
+		t.Errorf("http.response.status_code = %d, want 200", code.AsInt64())
+	}
+}
