@@ -68,9 +68,14 @@ resource "aws_iam_role_policy" "execution_secrets" {
 #                        are authorised by the single action (sqs:DeleteMessage,
 #                        sqs:ChangeMessageVisibility, sqs:SendMessage).
 #   queueURLGetter       GetQueueUrl of a lane whose URL is not given (all are here).
-#   producer.SendAPI     SendMessage, SendMessageBatch: follow-up jobs, to any lane.
-#   ddb.Client           GetItem, PutItem, UpdateItem, DeleteItem, Query on the table.
+#   producer.SendAPI     SendMessage, SendMessageBatch: follow-up jobs, to any lane;
+#                        the consumer's fresh copies (snoozes, waits for a rate limit
+#                        or a due time, retries past maxReceiveCount) to its own lane.
+#   ddb.Client           GetItem, PutItem, UpdateItem, DeleteItem, Query on the table
+#                        (rate limits are items there too).
 #   MagicLinkMailer      ses:SendEmail as the sender identity.
+#   ratelimit.SESRate    ses:GetAccount, the sending rate the mail limit defaults to;
+#                        an account-level action, which takes no resource but "*".
 data "aws_iam_policy_document" "task" {
   for_each = var.lanes
 
@@ -108,6 +113,12 @@ data "aws_iam_policy_document" "task" {
     sid       = "Mail"
     actions   = ["ses:SendEmail"]
     resources = [local.sender_identity_arn]
+  }
+
+  statement {
+    sid       = "MailRate"
+    actions   = ["ses:GetAccount"]
+    resources = ["*"]
   }
 }
 
