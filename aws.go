@@ -24,12 +24,14 @@ func loadEnv(ctx context.Context) (config, aws.Config, error) {
 
 // loadAWS reads the standard AWS configuration (AWS_REGION,
 // AWS_ENDPOINT_URL_*, credentials) with busywork's HTTP client
-// (awsclient.Load).
+// (awsclient.Load), tracing the calls made under a span when traces are
+// on.
 func loadAWS(ctx context.Context) (aws.Config, error) {
 	cfg, err := awsclient.Load(ctx)
 	if err != nil {
 		return cfg, fmt.Errorf("AWS configuration: %w", err)
 	}
+	traceAWS(&cfg)
 	if cfg.Region == "" {
 		return cfg, ConfigErrorf("no AWS region: set AWS_REGION")
 	}

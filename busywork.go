@@ -29,7 +29,9 @@
 //
 // plus the App's own (Commands), all with --help, configured by BUSYWORK_*
 // and the standard AWS environment variables (docs/configuration.md); a
-// bad value exits 2 naming the variable.
+// bad value exits 2 naming the variable. With OTEL_EXPORTER_OTLP_ENDPOINT
+// set, every command exports OpenTelemetry traces, and a job's run is in
+// the trace of the request that sent it (package tracing).
 //
 // A job runs on one of three lanes, each its own queue and dead-letter
 // queue: critical (a person waits for it), default, and bulk. App.Routes
@@ -92,7 +94,10 @@ type App struct {
 
 // Env is what the runtime gives App.Register.
 type Env struct {
-	// AWS is the AWS configuration, loaded by awsclient.Load.
+	// AWS is the AWS configuration, loaded by awsclient.Load. When the
+	// runtime traces (Invocation.Tracing), the clients made from it trace
+	// the calls a handler makes with its context, as children of the
+	// job's span.
 	AWS aws.Config
 	// Queue sends jobs to their lanes by the routing table: for the
 	// follow-up jobs a handler enqueues. Its sends take producer.Unique,
@@ -181,7 +186,8 @@ func Main(app App) {
 }
 
 // mux returns the App's handlers registered on a new Mux, for env, with
-// the middleware of env's Delays and Groups (which it sets) outermost.
+// the middleware of env's Delays and Groups (which it sets) outermost,
+// inside the job's span when traces are on.
 func (app *App) mux(env *Env) (*consumer.Mux, error) {
 	mux := consumer.NewMux()
 	if app.Register == nil {
@@ -194,6 +200,7 @@ func (app *App) mux(env *Env) (*consumer.Mux, error) {
 	env.store = ddb.New(awsclient.NewDynamoDB(env.AWS), env.Table)
 	env.Groups = groups.New(env.store, queue, groups.Options{Logger: env.Logger})
 	env.Delays = delays.New(env.store, delays.Options{Logger: env.Logger})
+	traceJobs(mux)
 	mux.Use(env.Delays.Middleware(), env.Groups.Middleware())
 	if err := app.Register(mux, env); err != nil {
 		return nil, err

@@ -170,8 +170,9 @@ Commands:
 
 Every command takes -h or --help. Configuration comes from the environment:
 BUSYWORK_* variables (BUSYWORK_QUEUE, BUSYWORK_CONCURRENCY, ...; see
-busywork's docs/configuration.md) and the standard AWS ones (AWS_REGION,
-AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, ..., credentials).
+busywork's docs/configuration.md), the standard AWS ones (AWS_REGION,
+AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, ..., credentials) and, for traces,
+OpenTelemetry's (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, ...).
 
 Exit status: 0 success, 1 failure, 2 bad usage or configuration.
 `
@@ -223,7 +224,7 @@ func (app App) Run(args []string, stdout, stderr io.Writer) int {
 	context.AfterFunc(ctx, stop)
 
 	inv := &Invocation{Command: c, Args: args[1:], Stdout: stdout, Stderr: stderr, app: &app}
-	err := c.Run(ctx, inv)
+	err := app.runTraced(ctx, inv)
 	var (
 		usage *usageError
 		conf  *configError
@@ -274,7 +275,8 @@ func (inv *Invocation) Logger() (*slog.Logger, error) {
 
 // AWS reads the runtime's settings (to refuse bad ones first) and the AWS
 // configuration, loaded by awsclient.Load; no region is a configuration
-// error.
+// error. When the runtime traces (Tracing), the clients made from it
+// trace the calls made under a span.
 func (inv *Invocation) AWS(ctx context.Context) (aws.Config, error) {
 	_, awsCfg, err := loadEnv(ctx)
 	return awsCfg, err
@@ -302,7 +304,8 @@ type RouterClient interface {
 
 // Router returns a producer that sends each job to its lane's queue by the
 // routing table, through client, with opts and, when BUSYWORK_SIGNING_KEY
-// is set, signing every job: the producer of an App's web server, or of a
+// is set, signing every job, and when the runtime traces (Tracing),
+// tracing every send: the producer of an App's web server, or of a
 // command that enqueues. It records every delayed job in the runtime's
 // table (BUSYWORK_TABLE), so that it can be cancelled (producer.DelayStore;
 // an option in opts may replace it). It looks every lane's queue URL up.

@@ -197,8 +197,9 @@ func parseProblem(pe *envconfig.ParseError) string {
 // producerOptions returns the options of the runtime's producers: the
 // first hop of a delayed job (BUSYWORK_MAX_HOP) and the runtime's table
 // as the store of delayed jobs, so that every delayed job can be
-// cancelled; then opts, which may replace those; and, when a signing key
-// is set, the option that signs every job.
+// cancelled; then opts, which may replace those; when a signing key is
+// set, the option that signs every job; and when traces are on, the one
+// that traces sends.
 func (c config) producerOptions(awsCfg aws.Config, opts ...func(*producer.Options)) []func(*producer.Options) {
 	all := []func(*producer.Options){
 		producer.WithMaxHop(c.MaxHop),
@@ -208,5 +209,5 @@ func (c config) producerOptions(awsCfg aws.Config, opts ...func(*producer.Option
 	if c.SigningKey != "" {
 		all = append(all, producer.WithSigningKey([]byte(c.SigningKey)))
 	}
-	return all
+	return traceSends(all)
 }

@@ -19,10 +19,14 @@ func runVersion(_ context.Context, inv *Invocation) error {
 	if err := inv.NoArgs(); err != nil {
 		return err
 	}
-	v := inv.app.Version
-	if v == "" {
-		v = "dev"
-	}
-	_, err := fmt.Fprintln(inv.Stdout, v)
+	_, err := fmt.Fprintln(inv.Stdout, inv.app.version())
 	return err
+}
+
+// version returns App.Version, or "dev" for a build without one.
+func (app *App) version() string {
+	if app.Version == "" {
+		return "dev"
+	}
+	return app.Version
 }

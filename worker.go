@@ -71,6 +71,10 @@ could forge a ticket, so the worker refuses to start (exit 2) unless its SQS,
 DynamoDB and SES v2 endpoints are all on this machine (the emulators of 'make
 dev' and the tests), where it only warns.
 
+With OTEL_EXPORTER_OTLP_ENDPOINT set (an OpenTelemetry collector's OTLP/HTTP
+address) each run of a job is a span in the trace of the send that enqueued
+it, with the AWS calls its handler makes as children.
+
 Run 'busywork bootstrap' first: every lane's queue and dead-letter queue must
 exist.
 `,

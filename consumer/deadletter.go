@@ -85,7 +85,10 @@ func (l *lane) deadLetterInput(queueURL string, m *message, reason error) *sqs.S
 // are logged. Every value is cleaned to what SQS takes, so that a job
 // whose type holds a control character is still copied. A message that
 // arrived with only a body keeps its job id: the copy's job_id is the
-// original's MessageId, so the copy is recognised as the same job.
+// original's MessageId, so the copy is recognised as the same job. The
+// copy keeps the traceparent attribute like any other, and the
+// original's AWSTraceHeader system attribute, so it stays in the job's
+// trace.
 func (l *lane) copyInput(queueURL string, m *message, own map[string]types.MessageAttributeValue) *sqs.SendMessageInput {
 	attrs := own
 	attrs[jobs.AttrJobID] = stringAttr(attributeText(m.delivery.ID, max(len(m.delivery.ID), 1)))
@@ -116,7 +119,13 @@ func (l *lane) copyInput(queueURL string, m *message, own map[string]types.Messa
 	if len(dropped) > 0 {
 		l.log.Warn("copy of a message: attributes dropped to fit SQS's limit of 10", "job_id", m.delivery.ID, "dropped", dropped)
 	}
-	return &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: m.msg.Body, MessageAttributes: attrs}
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: m.msg.Body, MessageAttributes: attrs}
+	if h := m.delivery.AWSTraceHeader; h != "" {
+		in.MessageSystemAttributes = map[string]types.MessageSystemAttributeValue{
+			string(types.MessageSystemAttributeNameForSendsAWSTraceHeader): {DataType: aws.String("String"), StringValue: aws.String(h)},
+		}
+	}
+	return in
 }
 
 func stringAttr(s string) types.MessageAttributeValue {

@@ -98,3 +98,34 @@ func TestParked_OnlyMessagesCarryingFailedAt(t *testing.T) {
 		t.Errorf("parked = %v, %v; want its recorded reason", why, ok)
 	}
 }
+
+func TestDeadLetterInput_KeepsEveryAttributeOfBusyworksAndTheTrace(t *testing.T) {
+	const xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	var logs strings.Builder
+	l := &lane{c: &Consumer{now: time.Now}, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	// The most a message of busywork's carries: with error and failed_at,
+	// the 10 SQS allows.
+	attrs := map[string]types.MessageAttributeValue{}
+	for _, name := range []string{jobs.AttrJobID, jobs.AttrJobType, jobs.AttrEnqueuedAt, jobs.AttrSignature,
+		jobs.AttrGroupID, jobs.AttrDueAt, jobs.AttrAttempts, jobs.AttrTraceParent} {
+		attrs[name] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(name + "-value")}
+	}
+	m := &message{msg: types.Message{
+		MessageId:         aws.String("m-1"),
+		Body:              aws.String(`{"type":"ping"}`),
+		MessageAttributes: attrs,
+		Attributes:        map[string]string{string(types.MessageSystemAttributeNameAWSTraceHeader): xray},
+	}}
+	m.delivery = Delivery{ID: "job_id-value", Type: "ping", AWSTraceHeader: xray}
+
+	in := l.deadLetterInput("http://q/dlq", m, errors.New("boom"))
+	if len(in.MessageAttributes) != maxAttributes || logs.Len() > 0 {
+		t.Errorf("%d attributes (logged %q), want all 10 kept", len(in.MessageAttributes), logs.String())
+	}
+	if got := aws.ToString(in.MessageAttributes[jobs.AttrTraceParent].StringValue); got != "traceparent-value" {
+		t.Errorf("traceparent = %q, want the original's", got)
+	}
+	if got := aws.ToString(in.MessageSystemAttributes["AWSTraceHeader"].StringValue); got != xray {
+		t.Errorf("AWSTraceHeader system attribute = %q, want the original's %q", got, xray)
+	}
+}

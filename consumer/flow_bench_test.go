@@ -57,11 +57,11 @@ func BenchmarkFlowCosts(b *testing.B) {
 	store := ddb.New(dynamo, testenv.NewTable(b, testenv.DynamoDB(b)))
 
 	type scenario struct {
-		name  string
-		cfg   consumer.Config
-		opts  []consumer.HandleOption
-		snz   time.Duration // each job's first run snoozes this long
-		due   time.Duration // each job is due this far ahead
+		name string
+		cfg  consumer.Config
+		opts []consumer.HandleOption
+		snz  time.Duration // each job's first run snoozes this long
+		due  time.Duration // each job is due this far ahead
 	}
 	for _, sc := range []scenario{
 		{name: "plain"},

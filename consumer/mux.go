@@ -192,8 +192,23 @@ type Delivery struct {
 	Type string
 	// Lane is the name of the lane (QueueConfig.Name) the job came from.
 	Lane string
+	// Queue is the name of the queue the job came from (the last part of
+	// QueueConfig.URL).
+	Queue string
 	// MessageID is the SQS MessageId.
 	MessageID string
+	// SentAt is when SQS accepted this message (its SentTimestamp): for a
+	// fresh copy (a snooze, a retry past the queue's receives, a replay),
+	// when the copy was sent. Zero if SQS did not say.
+	SentAt time.Time
+	// TraceParent is the W3C trace context of the send that enqueued the
+	// job (its traceparent attribute, set by a producer with a Tracer),
+	// or "". Package tracing continues that trace with the job's span.
+	TraceParent string
+	// AWSTraceHeader is SQS's AWSTraceHeader system attribute of the
+	// message (an X-Ray trace header, set by producers traced with
+	// X-Ray, or by SQS from such a sender's request), or "".
+	AWSTraceHeader string
 	// GroupID is the fan-out group the job belongs to (its group_id
 	// attribute; see package groups), or "".
 	GroupID string

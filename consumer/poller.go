@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,17 +119,24 @@ func (p *poller) receive(ctx context.Context, n int) {
 	}
 }
 
+// receivedSystemAttributes are the system attributes a receive asks for:
+// the receive count, the fair-queue group, when SQS accepted the message,
+// and an X-Ray trace header.
+var receivedSystemAttributes = []types.MessageSystemAttributeName{
+	types.MessageSystemAttributeNameApproximateReceiveCount, types.MessageSystemAttributeNameMessageGroupId,
+	types.MessageSystemAttributeNameSentTimestamp, types.MessageSystemAttributeNameAWSTraceHeader,
+}
+
 func (l *lane) receive(ctx context.Context, n int) ([]types.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.c.cfg.WaitTime+receiveMargin)
 	defer cancel()
 	out, err := l.c.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:              aws.String(l.url),
-		MaxNumberOfMessages:   int32(n),
-		WaitTimeSeconds:       int32(l.c.cfg.WaitTime / time.Second),
-		VisibilityTimeout:     visibilitySeconds(l.firstLease),
-		MessageAttributeNames: []string{"All"},
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{
-			types.MessageSystemAttributeNameApproximateReceiveCount, types.MessageSystemAttributeNameMessageGroupId},
+		QueueUrl:                    aws.String(l.url),
+		MaxNumberOfMessages:         int32(n),
+		WaitTimeSeconds:             int32(l.c.cfg.WaitTime / time.Second),
+		VisibilityTimeout:           visibilitySeconds(l.firstLease),
+		MessageAttributeNames:       []string{"All"},
+		MessageSystemAttributeNames: receivedSystemAttributes,
 	})
 	if err != nil {
 		return nil, err
@@ -152,10 +160,16 @@ func (l *lane) track(msg types.Message, sent, returned time.Time) *message {
 	m.delivery = Delivery{
 		ID:              aws.ToString(msg.MessageId),
 		Lane:            l.name,
+		Queue:           l.url[strings.LastIndexByte(l.url, '/')+1:],
 		MessageID:       aws.ToString(msg.MessageId),
 		GroupID:         attr(msg, jobs.AttrGroupID),
+		TraceParent:     attr(msg, jobs.AttrTraceParent),
+		AWSTraceHeader:  msg.Attributes[string(types.MessageSystemAttributeNameAWSTraceHeader)],
 		MaxReceiveCount: l.maxReceives,
 		HungGrace:       l.c.cfg.HungGrace,
+	}
+	if ms, err := strconv.ParseInt(msg.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
+		m.delivery.SentAt = time.UnixMilli(ms)
 	}
 	if id := attr(msg, jobs.AttrJobID); id != "" {
 		m.delivery.ID = id

@@ -54,6 +54,14 @@ func Snooze(d time.Duration) error {
 	return &snoozeError{delay: min(max(d, 0), MaxSnooze)}
 }
 
+// IsSnooze reports whether err, or an error it wraps, is a Snooze: the
+// job waits, and has not failed. A middleware that records outcomes (a
+// trace, a log) tells a snooze from a failure with it.
+func IsSnooze(err error) bool {
+	_, ok := snoozeDelay(err)
+	return ok
+}
+
 type snoozeError struct{ delay time.Duration }
 
 func (e *snoozeError) Error() string { return fmt.Sprintf("snoozed for %s", e.delay) }

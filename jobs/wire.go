@@ -37,6 +37,15 @@ const (
 	// place of a message: a snooze, a hop, a retry past the queue's
 	// receive count. A message without it is the job's first copy.
 	AttrAttempts = "attempts"
+	// AttrTraceParent is the W3C trace context (a traceparent header:
+	// version, trace id, parent span id, flags) of the send that
+	// enqueued the job, set by a producer with tracing on; the consumer
+	// continues the trace with the job's span. Every copy of the message
+	// keeps it, so a retry, a snooze or a replay from the DLQ stays in
+	// the same trace. It counts against SQS's 10 attributes (SQS's own
+	// AWSTraceHeader system attribute would not, but the local SQS
+	// emulator drops it; see docs/guarantees.md).
+	AttrTraceParent = "traceparent"
 )
 
 // ErrMalformed is wrapped by the errors of Marshal, PeekType and Parse for

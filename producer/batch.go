@@ -75,6 +75,7 @@ func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOpt
 	if len(msgs) == 0 {
 		return results, batchError(results)
 	}
+	ctx, end := p.trace(ctx, msgs...)
 	var g errgroup.Group
 	g.SetLimit(maxParallelBatchCalls)
 	for _, c := range planChunks(msgs) {
@@ -87,7 +88,9 @@ func (p *Producer) SendBatch(ctx context.Context, js []jobs.Job, opts ...SendOpt
 		})
 	}
 	_ = g.Wait() // the goroutines report through results and never fail
-	return results, batchError(results)
+	err := batchError(results)
+	end(err)
+	return results, err
 }
 
 // recordAllDelayed records the delayed jobs of msgs (at[k] is the index

@@ -46,4 +46,8 @@
 // SendMessageBatch calls too (micro-batching), which cuts SQS requests
 // under load at the price of a few milliseconds per Send; no goroutine
 // runs in the background for it.
+//
+// WithTracer traces the sends (package tracing has a Tracer for
+// OpenTelemetry): each message then carries its send's trace context in a
+// traceparent attribute, which the job's run continues.
 package producer

@@ -44,7 +44,8 @@ type Options struct {
 	// type and value (the producer's own attributes take about 80 bytes,
 	// about 160 with a signature). Zero or less means DefaultMaxBodyBytes;
 	// values over MaxSQSMessageBytes are lowered to it by New, since SQS
-	// refuses anything larger.
+	// refuses anything larger. With a Tracer, 72 bytes of it are kept for
+	// the traceparent attribute.
 	MaxBodyBytes int
 
 	// SigningKey, when not empty, makes every message carry a "signature"
@@ -82,6 +83,13 @@ type Options struct {
 	// (package delays, whose middleware the worker runs). A *ddb.Store is
 	// one. Without it a delayed job cannot be cancelled.
 	DelayStore DelayStore
+
+	// Tracer, when set, traces every Send and SendBatch call, and its
+	// messages carry the trace context in their traceparent attribute,
+	// so that the job's run continues the sender's trace (see Tracer;
+	// package tracing has one for OpenTelemetry). Nil (the default)
+	// traces nothing.
+	Tracer Tracer
 }
 
 // DelayStore is the part of *ddb.Store that records a delayed job: jobID,

@@ -96,6 +96,8 @@ func (p *Producer) Send(ctx context.Context, job jobs.Job, opts ...SendOption) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
+	ctx, end := p.trace(ctx, m)
+	defer func() { end(err) }()
 	if so.unique != nil {
 		return p.sendUnique(ctx, m, *so.unique)
 	}
@@ -193,8 +195,8 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int, now time.Time) (*
 	if len(p.opts.SigningKey) > 0 {
 		m.setAttr(jobs.AttrSignature, jobs.Sign(p.opts.SigningKey, body))
 	}
-	if m.size > p.opts.MaxBodyBytes {
-		return nil, &TooLargeError{JobType: typ, Size: m.size, Body: len(body), Limit: p.opts.MaxBodyBytes}
+	if m.size+p.traceBytes() > p.opts.MaxBodyBytes {
+		return nil, &TooLargeError{JobType: typ, Size: m.size + p.traceBytes(), Body: len(body), Limit: p.opts.MaxBodyBytes}
 	}
 	return m, nil
 }

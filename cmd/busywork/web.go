@@ -87,6 +87,10 @@ http://127.0.0.1:8080); the session cookie is Secure when that is https.
 
 On SIGTERM or SIGINT it stops accepting connections, lets requests in flight
 finish (up to 10s) and exits 0. Logs are JSON lines on stderr.
+
+With OTEL_EXPORTER_OTLP_ENDPOINT set (an OpenTelemetry collector's OTLP/HTTP
+address), every request is a span named by its route, and the jobs it sends
+carry its trace to the worker.
 `,
 }
 
@@ -137,6 +141,7 @@ func runWeb(ctx context.Context, inv *busywork.Invocation) error {
 		OrderBurst:        cfg.OrderBurst,
 		OrderInterval:     cfg.OrderInterval,
 		TrustForwardedFor: cfg.TrustForwardedFor,
+		Tracing:           inv.Tracing(),
 	})
 
 	ln, err := net.Listen("tcp", cfg.WebAddr)

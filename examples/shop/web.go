@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/busywork/busywork"
 	"github.com/busywork/busywork/awsclient"
@@ -74,7 +75,13 @@ func runWeb(ctx context.Context, inv *busywork.Invocation) error {
 		return err
 	}
 	log.Info("web listening", "addr", ln.Addr().String())
-	srv := &http.Server{Handler: signup(p), ReadHeaderTimeout: 5 * time.Second}
+	h := signup(p)
+	if inv.Tracing() {
+		// Each request a span named by its route ("POST /signup"); the
+		// welcome_email job it sends continues its trace in the worker.
+		h = otelhttp.NewHandler(h, "")
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

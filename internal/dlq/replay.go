@@ -223,6 +223,7 @@ func (q *Queue) send(msgs []types.Message, now time.Time) []Failure {
 		for i, m := range batch {
 			in.Entries = append(in.Entries, types.SendMessageBatchRequestEntry{
 				Id: aws.String(strconv.Itoa(i)), MessageBody: m.Body, MessageAttributes: replayAttributes(m, at),
+				MessageSystemAttributes: traceHeader(m),
 			})
 		}
 		out, err := q.client.SendMessageBatch(ctx, in)
@@ -253,6 +254,19 @@ func replayAttributes(m types.Message, at string) map[string]types.MessageAttrib
 		attrs[AttrReplayedAt] = stringAttr(at)
 	}
 	return attrs
+}
+
+// traceHeader returns m's AWSTraceHeader system attribute for its copy,
+// or nil when it has none: the replayed job stays in its trace (its
+// traceparent attribute, if any, is kept with the others).
+func traceHeader(m types.Message) map[string]types.MessageSystemAttributeValue {
+	h := m.Attributes[string(types.MessageSystemAttributeNameAWSTraceHeader)]
+	if h == "" {
+		return nil
+	}
+	return map[string]types.MessageSystemAttributeValue{
+		string(types.MessageSystemAttributeNameForSendsAWSTraceHeader): {DataType: aws.String("String"), StringValue: aws.String(h)},
+	}
 }
 
 func stringAttr(s string) types.MessageAttributeValue {

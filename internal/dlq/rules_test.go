@@ -87,3 +87,16 @@ func TestReplayAttributes_KeepTheJobsDropTheFailureAndAttemptsAndAddReplayedAt(t
 		t.Errorf("%d attributes, want SQS's 10 at most", len(got))
 	}
 }
+
+func TestTraceHeader_TheReplayKeepsTheAWSTraceHeader(t *testing.T) {
+	const xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	m := message("m-1", "{}", nil)
+	if got := traceHeader(m); got != nil {
+		t.Errorf("a message without one: %v, want none", got)
+	}
+	m.Attributes = map[string]string{string(types.MessageSystemAttributeNameAWSTraceHeader): xray}
+	got := traceHeader(m)["AWSTraceHeader"]
+	if aws.ToString(got.StringValue) != xray || aws.ToString(got.DataType) != "String" {
+		t.Errorf("AWSTraceHeader = %q (%s), want %q", aws.ToString(got.StringValue), aws.ToString(got.DataType), xray)
+	}
+}

@@ -10,6 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
@@ -102,6 +105,13 @@ type Config struct {
 	// is the connection's peer (RemoteAddr), which behind a proxy is the
 	// proxy itself.
 	TrustForwardedFor bool
+	// Tracing makes every request a server span of the global
+	// OpenTelemetry TracerProvider (otelhttp), named by its route, as in
+	// "POST /auth/magic-link"; the jobs it sends continue its trace
+	// (give the Sender a producer.Tracer). The app faces the internet, so
+	// a request's own trace context is linked, not continued: a client
+	// cannot choose the trace or its sampling.
+	Tracing bool
 }
 
 // app holds the handlers' shared state.
@@ -176,7 +186,11 @@ func New(cfg Config) http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(a.crossOrigin))
-	return secheaders.Wrap(a.serve(cop.Handler(mux)))
+	h := secheaders.Wrap(a.serve(cop.Handler(mux)))
+	if cfg.Tracing {
+		h = otelhttp.NewHandler(h, "", otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }))
+	}
+	return h
 }
 
 // serve runs every request through h (the mux behind the cross-origin
@@ -191,7 +205,20 @@ func (a *app) serve(h http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r) // the mux sets r.Pattern; a refused request has none
 		a.metrics.request(r.Pattern, rec.code)
+		nameSpan(ctx, r.Pattern)
 	})
+}
+
+// nameSpan names the request's span (with Config.Tracing) by its route
+// pattern, such as "POST /auth/magic-link", once the mux has matched it.
+func nameSpan(ctx context.Context, pattern string) {
+	span := trace.SpanFromContext(ctx)
+	if pattern == "" || !span.IsRecording() {
+		return
+	}
+	span.SetName(pattern)
+	_, route, _ := strings.Cut(pattern, " ")
+	span.SetAttributes(semconv.HTTPRoute(route))
 }
 
 func isHTTPS(baseURL string) bool {

@@ -1,7 +1,6 @@
 package webapp_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -355,15 +354,7 @@ func runWorker(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("consumer Run: %v", err)
-		}
-	})
+	testenv.Background(t, "consumer Run", c.Run)
 }
 
 // waitForLink waits for the mail to to arrive and returns its link.
