@@ -174,7 +174,8 @@ func runConsole(ctx context.Context, inv *Invocation) error {
 	if err != nil {
 		return err
 	}
-	store := ddb.New(awsclient.NewDynamoDB(awsCfg), cfg.Table)
+	dynamo := awsclient.NewDynamoDB(awsCfg)
+	store := ddb.New(dynamo, cfg.Table)
 	describe, err := inv.groupNotes(ctx)
 	if err != nil {
 		return err
@@ -182,7 +183,7 @@ func runConsole(ctx context.Context, inv *Invocation) error {
 	srv, err := console.New(console.Config{
 		Name: inv.Name(), Lanes: lanes, SQS: client,
 		Groups:   groups.New(store, router, groups.Options{Logger: slog.New(slog.DiscardHandler)}),
-		Batches:  store,
+		Batches:  ddb.NewScanner(dynamo, cfg.Table),
 		Describe: describe,
 		Metrics:  set.metrics, Interval: *interval, Password: set.Password, Remote: set.remote, Logger: log,
 	})

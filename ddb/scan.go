@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -42,18 +43,45 @@ type BatchPage struct {
 	Next string
 }
 
+// ScanAPI is the part of *dynamodb.Client that a Scanner calls.
+type ScanAPI interface {
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// Scanner finds batches by scanning the table. It is apart from Store so
+// that what holds a Store (a worker, a web app) needs no dynamodb:Scan;
+// an operator's tools (the console) do.
+type Scanner struct {
+	client ScanAPI
+	table  string
+	now    func() time.Time
+}
+
+// NewScanner returns a Scanner of table, which must be a Store's. Of the
+// Options optFns adjust, it uses Now.
+func NewScanner(client ScanAPI, table string, optFns ...func(*Options)) *Scanner {
+	var o Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Scanner{client: client, table: table, now: o.Now}
+}
+
 // ScanBatches reads the table from opts.Cursor, with eventually
 // consistent Scan calls, until it has read opts.Items items or reached
 // the table's end, and returns the live batches among them that want an
 // operator's look: a child failed, a stall is recorded, or the batch is
 // complete and its follow-up has not run (it may be running, or lost).
 //
-// The table has no index by kind, so this is the one read of a Store
-// whose cost grows with the table: DynamoDB bills a scan half a read unit
+// The table has no index by kind, so this read's cost grows with the
+// table: DynamoDB bills a scan half a read unit
 // per 4 KB read, whatever its filter keeps (1,000 items of 1 KB cost
 // about 125 units; one ticket of 40 KB, 5). Call it when an operator asks,
 // never on a timer; GetBatch reads one batch by id for one unit.
-func (s *Store) ScanBatches(ctx context.Context, opts ScanOptions) (BatchPage, error) {
+func (s *Scanner) ScanBatches(ctx context.Context, opts ScanOptions) (BatchPage, error) {
 	items := opts.Items
 	if items <= 0 {
 		items = DefaultScanItems
@@ -62,7 +90,7 @@ func (s *Store) ScanBatches(ctx context.Context, opts ScanOptions) (BatchPage, e
 	if err != nil {
 		return BatchPage{}, err
 	}
-	now := s.opts.Now().Unix()
+	now := s.now().Unix()
 	in := &dynamodb.ScanInput{
 		TableName: aws.String(s.table),
 		FilterExpression: aws.String("begins_with(#pk, :prefix) AND #sk = :sk AND #ttl > :now AND (attribute_exists(#stalledAt)" +

@@ -11,7 +11,8 @@ import (
 )
 
 func TestScanBatches_FindsTheBatchesThatWantALookPageByPage(t *testing.T) {
-	store, calls, _, _ := countingStore(t)
+	store, calls, client, table := countingStore(t)
+	scanner := ddb.NewScanner(client, table)
 	ctx := context.Background()
 	create := func(id string, total int) {
 		t.Helper()
@@ -54,7 +55,7 @@ func TestScanBatches_FindsTheBatchesThatWantALookPageByPage(t *testing.T) {
 	}
 	calls.reset()
 
-	all, err := store.ScanBatches(ctx, ddb.ScanOptions{})
+	all, err := scanner.ScanBatches(ctx, ddb.ScanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestScanBatches_FindsTheBatchesThatWantALookPageByPage(t *testing.T) {
 	var paged []string
 	opts := ddb.ScanOptions{Items: 3}
 	for pages := 1; ; pages++ {
-		page, err := store.ScanBatches(ctx, opts)
+		page, err := scanner.ScanBatches(ctx, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +111,7 @@ func TestScanBatches_FindsTheBatchesThatWantALookPageByPage(t *testing.T) {
 		t.Errorf("paged scan found %v, want %v", paged, ids)
 	}
 
-	if _, err := store.ScanBatches(ctx, ddb.ScanOptions{Cursor: "not-a-cursor"}); !errors.Is(err, ddb.ErrBadCursor) {
+	if _, err := scanner.ScanBatches(ctx, ddb.ScanOptions{Cursor: "not-a-cursor"}); !errors.Is(err, ddb.ErrBadCursor) {
 		t.Errorf("a made-up cursor: %v, want ErrBadCursor", err)
 	}
 }
@@ -124,7 +125,7 @@ func TestScanBatches_SkipsExpiredBatches(t *testing.T) {
 	if _, err := store.MarkChildDone(ctx, "old", 1); err != nil {
 		t.Fatal(err)
 	}
-	later := ddb.New(client, table, func(o *ddb.Options) { o.Now = func() time.Time { return time.Now().Add(time.Hour) } })
+	later := ddb.NewScanner(client, table, func(o *ddb.Options) { o.Now = func() time.Time { return time.Now().Add(time.Hour) } })
 	page, err := later.ScanBatches(ctx, ddb.ScanOptions{})
 	if err != nil || len(page.Batches) != 0 {
 		t.Fatalf("ScanBatches an hour after the batch expired: %v, %v; want none", page.Batches, err)

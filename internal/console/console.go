@@ -42,7 +42,7 @@ type GroupsAPI interface {
 	Repair(ctx context.Context, id string) (groups.Repaired, error)
 }
 
-// BatchScanner finds the groups that want a look: a *ddb.Store.
+// BatchScanner finds the groups that want a look: a *ddb.Scanner.
 type BatchScanner interface {
 	ScanBatches(ctx context.Context, opts ddb.ScanOptions) (ddb.BatchPage, error)
 }

@@ -5,7 +5,7 @@
 // a Replay and a Purge; the fan-out groups that want a look, and how to
 // finish each. It is neither part of the worker nor of a web app.
 //
-//	srv, err := console.New(console.Config{Lanes: lanes, SQS: sqsClient, Groups: g, Batches: store})
+//	srv, err := console.New(console.Config{Lanes: lanes, SQS: sqsClient, Groups: g, Batches: ddb.NewScanner(dynamo, table)})
 //	ln, err := net.Listen("tcp", "127.0.0.1:8081")
 //	err = srv.Serve(ctx, ln) // until ctx ends
 //
@@ -25,7 +25,7 @@
 // letter received once and released, one receive each, which the
 // dead-letter queue, having no redrive policy, only reports). Groups are
 // read by id (one GetItem), or found with a bounded scan of the table
-// when an operator asks (ddb.Store.ScanBatches; the table has no index by
+// when an operator asks (ddb.Scanner.ScanBatches; the table has no index by
 // kind, so a scan costs the items it reads).
 //
 // # What it changes
