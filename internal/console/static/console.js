@@ -19,7 +19,7 @@
     counting: {},   // lane -> a count is under way
     tasks: {},      // lane -> its latest task
     polling: {},    // task id -> being polled
-    open: {},       // row id -> its letters are shown
+    open: {},       // row key -> the letters shown under it
   };
 
   // el makes an element: props set its class, text, data-*, listeners and
@@ -244,6 +244,8 @@
       const v = await api('GET', `/api/lanes/${encodeURIComponent(lane)}/dead-letters${recount ? '?recount=1' : ''}`);
       v.fetched = Date.now();
       state.dead[lane] = v;
+      // The letters shown belong to the count before: read them again.
+      for (const k of Object.keys(state.open)) if (k.startsWith(`${lane}\u0000`)) delete state.open[k];
     } catch (e) {
       const d = state.dead[lane] || { lane, rows: [], messages: 0 };
       d.problem = e.message;
@@ -294,14 +296,15 @@
     const body = el('tbody');
     d.rows.forEach((r, i) => {
       const id = `row-${lane}-${i}`;
-      const open = state.open[id];
+      const key = rowKey(lane, r);
+      const open = state.open[key];
       body.append(el('tr', { class: 'row', id, data: { lane, type: r.type, error: r.error } },
         el('td', { class: 'n', 'data-label': 'Messages', text: num.format(r.n) }),
         el('td', { class: 'type mono', 'data-label': 'Type', text: r.type_shown }),
         el('td', { class: 'err', 'data-label': 'Error', text: r.error_shown }),
         el('td', { class: 'age', 'data-label': 'Oldest', text: ago(r.oldest) }),
         el('td', { class: 'acts' },
-          el('button', { type: 'button', class: 'bodies', 'aria-expanded': open ? 'true' : 'false', on: { click: () => toggleLetters(lane, r, id) } }, open ? 'Hide' : 'Bodies'),
+          el('button', { type: 'button', class: 'bodies', 'aria-expanded': open ? 'true' : 'false', on: { click: () => toggleLetters(lane, r) } }, open ? 'Hide' : 'Bodies'),
           ' ',
           el('button', { type: 'button', class: 'replay primary', disabled: busy, on: { click: () => replay(lane, r) } }, 'Replay'),
           ' ',
@@ -314,26 +317,29 @@
       body);
   }
 
-  async function toggleLetters(lane, r, id) {
-    if (state.open[id]) {
-      delete state.open[id];
+  const rowKey = (lane, r) => `${lane}\u0000${r.type}\u0000${r.error}`;
+
+  async function toggleLetters(lane, r) {
+    const key = rowKey(lane, r);
+    if (state.open[key]) {
+      delete state.open[key];
       drawDead(lane);
       return;
     }
-    state.open[id] = el('p', { class: 'note', text: 'reading a few…' });
+    state.open[key] = el('p', { class: 'note', text: 'reading a few…' });
     drawDead(lane);
     try {
       const q = new URLSearchParams({ type: r.type, error: r.error, max: '5' });
       const v = await api('GET', `/api/lanes/${encodeURIComponent(lane)}/letters?${q}`);
-      state.open[id] = v.letters.length
+      state.open[key] = v.letters.length
         ? el('ul', { class: 'letters' }, ...v.letters.map((l) => el('li', {},
           el('span', { class: 'note' }, `job ${l.job_id} · ${l.receive_count} receives · failed ${l.failed_at || 'by the redrive policy'}`),
           el('pre', { class: 'body', text: l.body }))))
         : el('p', { class: 'note', text: 'None left to show: they were moved or deleted meanwhile.' });
     } catch (e) {
-      state.open[id] = el('p', { class: 'error', text: e.message });
+      state.open[key] = el('p', { class: 'error', text: e.message });
     }
-    if (state.open[id]) drawDead(lane);
+    if (state.open[key]) drawDead(lane);
   }
 
   // ---- replay and purge ----
@@ -459,11 +465,15 @@
     const name = g.kind ? `${g.kind} ${g.id}` : `group ${g.id}`;
     const badges = el('div', { class: 'badges' });
     const badge = (text, cls) => badges.append(el('span', { class: `badge ${cls || ''}`, text }));
-    if (g.follow_up_ran_at) badge(`follow-up ran ${ago(g.follow_up_ran_at)}`, 'good');
-    else if (g.stall) badge('stalled', 'bad');
-    else if (g.complete && g.follow_up_sent_at) badge(`follow-up enqueued ${ago(g.follow_up_sent_at)}, not run yet`);
-    else if (g.complete) badge(`complete ${ago(g.completed_at)}, follow-up not enqueued`, 'bad');
-    else badge('in progress');
+    if (g.follow_up_ran_at) {
+      badge(`follow-up ran ${ago(g.follow_up_ran_at)}`, 'good');
+    } else if (g.complete) {
+      if (g.stall) badge('stalled', 'bad');
+      if (g.follow_up_sent_at) badge(`follow-up enqueued ${ago(g.follow_up_sent_at)}, not run yet`);
+      else if (!g.stall) badge(`complete ${ago(g.completed_at)}, follow-up not enqueued yet`);
+    } else {
+      badge('in progress');
+    }
     if (g.failed.length) badge(`${num.format(g.failed.length)} failed`, 'bad');
     const card = el('article', { class: 'group', id: `group-${g.id}` },
       el('h3', { text: name }),
