@@ -157,6 +157,28 @@ func (w *consoleWorld) in(t *testing.T) *consoleWorld {
 	return &c
 }
 
+// act presses button (replay or purge) on the row of lane's dead letters
+// of type typ whose error starts with errPrefix, checks that the
+// confirmation says each of says, answers it (setting rate unless it is
+// ""), and returns what the task did once it is done.
+func (w *consoleWorld) act(tab context.Context, lane, button, typ, errPrefix, rate string, says ...string) string {
+	w.t.Helper()
+	id := w.row(tab, lane, typ, errPrefix)
+	w.do(tab, chromedp.Click(chromedp.CSS("#"+id+" button."+button)))
+	w.await(tab, "the confirmation", `document.getElementById('confirm').open`)
+	text := w.text(tab, "#confirm-text")
+	for _, want := range says {
+		if !strings.Contains(text, want) {
+			w.t.Errorf("the %s's confirmation says %q, want %q in it", button, text, want)
+		}
+	}
+	w.confirm(tab, rate)
+	task := "#task-" + lane
+	w.await(tab, "the "+button+"'s result", fmt.Sprintf(`document.querySelector(%q)?.dataset.state === 'done' && document.querySelector(%q).textContent.includes(%q)`,
+		task, task, map[string]string{"replay": "Replay of", "purge": "Purge of"}[button]))
+	return w.text(tab, task+" .result")
+}
+
 // size returns how many messages queue url holds.
 func (w *consoleWorld) size(url string) int { return testenv.QueueSize(w.t, w.client, url) }
 
@@ -261,15 +283,10 @@ func TestConsole_InChromium(t *testing.T) {
 
 	t.Run("Replay moves the row back to the lane's queue", func(t *testing.T) {
 		w := w.in(t)
-		id := w.row(laptop, "critical", "magic_link", "magic link: SES refused")
-		w.do(laptop, chromedp.Click(chromedp.CSS("#"+id+" button.replay")))
-		if text := w.text(laptop, "#confirm-text"); !strings.Contains(text, "the 3 dead letters of type magic_link") || !strings.Contains(text, queueName(critical)) {
-			t.Errorf("the confirmation says %q, want the row's count, type and queue", text)
-		}
-		w.confirm(laptop, "100")
-		w.await(laptop, "the replay's result", `document.querySelector('#task-critical')?.dataset.state === 'done'`)
-		if got := w.text(laptop, "#task-critical .result"); !strings.Contains(got, "Moved 3 of 3 matching dead letters") {
-			t.Errorf("the replay's result reads %q", got)
+		result := w.act(laptop, "critical", "replay", "magic_link", "magic link: SES refused", "100",
+			"the 3 dead letters of type magic_link", queueName(critical))
+		if !strings.Contains(result, "Moved 3 of 3 matching dead letters") {
+			t.Errorf("the replay's result reads %q", result)
 		}
 		w.await(laptop, "the rows without the SES row",
 			`document.querySelectorAll('#dead-critical tr.row').length === 2 && ![...document.querySelectorAll('#dead-critical tr.row')].some(r => r.dataset.type === 'magic_link')`)
@@ -294,15 +311,9 @@ func TestConsole_InChromium(t *testing.T) {
 
 	t.Run("Purge empties its row and only its row", func(t *testing.T) {
 		w := w.in(t)
-		id := w.row(laptop, "critical", "ping", "invalid ping job")
-		w.do(laptop, chromedp.Click(chromedp.CSS("#"+id+" button.purge")))
-		if text := w.text(laptop, "#confirm-text"); !strings.Contains(text, "for good") {
-			t.Errorf("the purge's confirmation says %q, want it to say the letters go for good", text)
-		}
-		w.confirm(laptop, "")
-		w.await(laptop, "the purge's result", `document.querySelector('#task-critical')?.dataset.state === 'done' && document.querySelector('#task-critical').textContent.includes('Purge')`)
-		if got := w.text(laptop, "#task-critical .result"); !strings.Contains(got, "Deleted 2 of 2 matching dead letters") {
-			t.Errorf("the purge's result reads %q", got)
+		result := w.act(laptop, "critical", "purge", "ping", "invalid ping job", "", "the 2 dead letters of type ping", "for good")
+		if !strings.Contains(result, "Deleted 2 of 2 matching dead letters") {
+			t.Errorf("the purge's result reads %q", result)
 		}
 		w.await(laptop, "only the redriven row left", `document.querySelectorAll('#dead-critical tr.row').length === 1`)
 		left := testenv.ReceiveAll(t.Context(), t, w.client, dlqOf(critical), 1, 10*time.Second)

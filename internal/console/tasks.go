@@ -219,9 +219,10 @@ func (s *Server) drain(ctx context.Context, l *lane, t *task) {
 	v := t.view()
 	s.log.Info("console: "+t.kind+" ended", "lane", l.Name, "task", t.id, "state", v.State, "matched", v.Matched,
 		"moved", v.Moved, "failed", v.Failed, "error", err)
-	count, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	if st, err := l.Queue.Stats(count); err == nil {
+	if ctx.Err() != nil {
+		return // cancelled, or the console is stopping: the page recounts when asked
+	}
+	if st, err := l.Queue.Stats(ctx); err == nil {
 		l.mu.Lock()
 		l.stats = st
 		l.mu.Unlock()
