@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/busywork/busywork/ddb"
@@ -84,8 +85,30 @@ func (w *consoleWorld) tab(width, height int64, mobile bool) context.Context {
 	if mobile {
 		viewport = chromedp.EmulateViewport(width, height, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))
 	}
-	w.do(tab, viewport, chromedp.Navigate(w.url+"/"))
+	w.do(tab, viewport)
+	// Before the page's own script: note what the Content-Security-Policy
+	// refuses (an inline script or style would be) and every uncaught
+	// error, for problems.
+	if _, err := chromedp.Call(tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+		window.__problems = [];
+		document.addEventListener('securitypolicyviolation', (e) => window.__problems.push('CSP refused ' + e.violatedDirective + ': ' + e.blockedURI));
+		window.addEventListener('error', (e) => window.__problems.push('error: ' + e.message));
+		window.addEventListener('unhandledrejection', (e) => window.__problems.push('unhandled: ' + e.reason));`}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.do(tab, chromedp.Navigate(w.url+"/"))
 	return tab
+}
+
+// problems returns what the Content-Security-Policy refused in tab, and
+// its uncaught errors, since its page loaded.
+func (w *consoleWorld) problems(tab context.Context) []string {
+	w.t.Helper()
+	p, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`window.__problems`))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return p
 }
 
 // do runs actions in tab, failing the test on an error.
@@ -405,6 +428,9 @@ func TestConsole_InChromium(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s: %s", shot.name, path)
+			if p := w.problems(shot.tab); len(p) > 0 {
+				t.Errorf("on the %s the page had problems: %q", shot.name, p)
+			}
 		}
 	})
 }
