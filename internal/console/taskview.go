@@ -62,8 +62,12 @@ func (t *task) view() *taskView {
 // message says what an ended task did. The caller holds t.mu.
 func (t *task) message() string {
 	p, took := t.progress, ""
-	if !t.started.IsZero() {
-		took = fmt.Sprintf(" in %s", t.ended.Sub(t.started).Round(100*time.Millisecond))
+	if d := t.ended.Sub(t.started); !t.started.IsZero() {
+		unit := 100 * time.Millisecond
+		if d < time.Second {
+			unit = time.Millisecond
+		}
+		took = fmt.Sprintf(" in %s", d.Round(unit))
 	}
 	var m string
 	if t.kind == kindReplay {
@@ -71,7 +75,10 @@ func (t *task) message() string {
 	} else {
 		m = fmt.Sprintf("Deleted %d of %d matching dead letters from %s%s.", p.Moved, p.Matched, t.dlq, took)
 	}
-	if p.Skipped > 0 {
+	switch {
+	case p.Skipped == 1:
+		m += " 1 other was left as it was."
+	case p.Skipped > 1:
 		m += fmt.Sprintf(" %d others were left as they were.", p.Skipped)
 	}
 	if p.Failed > 0 {
