@@ -184,7 +184,7 @@ func (s *Server) startDrain(w http.ResponseWriter, r *http.Request, kind string)
 		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
-	s.log.Info("console: "+kind+" started", "lane", l.Name, "task", t.id, "job_type", req.Type, "error", req.Error, "rate", req.Rate)
+	s.log.Info("console: "+kind+" started", "lane", l.Name, "task", t.id, "job_type", req.Type, "error_group", req.Error, "rate", req.Rate)
 	writeJSON(w, http.StatusAccepted, t.view())
 }
 
