@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ type consoleWorld struct {
 	store   *ddb.Store
 	url     string // the console's root, http://127.0.0.1:PORT
 	browser context.Context
+	console *testenv.Process
 }
 
 func newConsoleWorld(t *testing.T) *consoleWorld {
@@ -47,8 +49,8 @@ func newConsoleWorld(t *testing.T) *consoleWorld {
 	table := testenv.NewTable(t, db)
 	w := &consoleWorld{t: t, client: testenv.SQS(t), lanes: newLanes(t, testenv.QueueOptions{}), store: ddb.New(db, table), browser: browser}
 	env := append(laneEnv(w.lanes), "BUSYWORK_TABLE="+table, "BUSYWORK_CONSOLE_ADDR=127.0.0.1:0")
-	console := startBusywork(t, env, "console", "--interval", "1s")
-	addr := console.Await(t, "the console listener", func(l testenv.LogLine) bool { return l["msg"] == "console listening" })["addr"].(string)
+	w.console = startBusywork(t, env, "console", "--interval", "1s")
+	addr := w.console.Await(t, "the console listener", func(l testenv.LogLine) bool { return l["msg"] == "console listening" })["addr"].(string)
 	w.url = chrome.Local(t, "http://"+addr)
 	return w
 }
@@ -432,6 +434,17 @@ func TestConsole_InChromium(t *testing.T) {
 				t.Errorf("on the %s the page had problems: %q", shot.name, p)
 			}
 		}
+	})
+
+	t.Run("SIGTERM stops it", func(t *testing.T) {
+		if err := w.console.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		// The binary is built with -race: a race found exits 66.
+		if code := w.console.Wait(t, stopHang); code != 0 {
+			t.Fatalf("console exited %d after SIGTERM, want 0; log:\n%s", code, w.console.Text())
+		}
+		w.console.Await(t, "the stop line", func(l testenv.LogLine) bool { return l["msg"] == "console stopped" })
 	})
 }
 
