@@ -9,7 +9,8 @@
 #   make image           the container image busywork:dev (needs a Docker engine)
 #   make infra-validate  terraform validate on infra/ (needs the Terraform registry)
 #
-# The emulators (localstack/emulators.sh) need Node >= 20 and Java >= 17.
+# The emulators (localstack/emulators.sh) need Node >= 20 and Java >= 17;
+# make test also needs Chromium, for the console's browser tests.
 # Tests use their own ports and folder, so `make test` runs beside `make dev`.
 
 SHELL := bash
@@ -31,19 +32,28 @@ BENCH_FLAGS ?= -run '^$$' -bench . -benchmem
 DRAIN_FLAGS ?= -run '^$$' -bench . -benchtime=1x -timeout 30m
 BENCH_JOBS ?= 50000
 
-.PHONY: test bench dev emulators-up emulators-down check-go image infra-validate
+.PHONY: test bench dev emulators-up emulators-down check-go check-chromium image infra-validate
 
 check-go:
 	@command -v go >/dev/null 2>&1 || { \
 		echo "make: Go is not installed or not on PATH (busywork needs the Go toolchain named in go.mod; https://go.dev/doc/install)" >&2; \
 		exit 1; }
 
+# The console's browser tests drive a headless Chromium (internal/testenv/chrome
+# looks in the same places); under make test they fail without one, never skip.
+check-chromium:
+	@if [ -z "$${BUSYWORK_CHROMIUM:-}" ] && [ ! -x /usr/lib/chromium/chromium ] && \
+		! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && \
+		! command -v google-chrome-stable >/dev/null 2>&1; then \
+		echo "make: Chromium is not installed (the console's browser tests need it; Debian: apt-get install chromium, or set BUSYWORK_CHROMIUM to a Chrome or Chromium binary)" >&2; \
+		exit 1; fi
+
 # vet and test both run, on the main module and then on the examples (each a
 # module of its own, built on busywork's public packages); the recipe fails
 # if any did (test's status first). Flags reach the inner shell as
 # arguments, so they may hold quotes.
 EXAMPLES := examples/shop
-test: check-go
+test: check-go check-chromium
 	@$(TEST_PORTS) $(WITH_EMULATORS) $(TEST_DIR) -- env BUSYWORK_INTEGRATION=1 bash -c '\
 		vet=0; st=0; \
 		for dir in . $(EXAMPLES); do \

@@ -24,6 +24,7 @@
 //	                     inspect and replay dead letters
 //	batch status|repair GROUP_ID
 //	                     a fan-out group's progress (package groups), or finish a stalled one
+//	console              serve the operator's web console: lanes, dead letters, groups
 //	health               probe the worker's /healthz (a container health check)
 //	version              print App.Version
 //
@@ -90,6 +91,12 @@ type App struct {
 	// One named like a runtime command replaces it (the demo's batch
 	// knows ticket orders).
 	Commands []*Command
+	// DescribeGroups, when set, lets the console (the console command)
+	// show the App's fan-out groups in its own words, as the demo shows
+	// its ticket orders: the console calls it once as it starts, and the
+	// GroupDescriber it returns for every group it shows. Without it the
+	// console shows every group as the runtime's batch status does.
+	DescribeGroups func(ctx context.Context, inv *Invocation) (GroupDescriber, error)
 }
 
 // Env is what the runtime gives App.Register.

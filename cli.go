@@ -128,7 +128,7 @@ func (inv *Invocation) printUsage(w io.Writer) {
 }
 
 // runtimeCommands are the runtime's commands, in the order help lists them.
-var runtimeCommands = []*Command{bootstrapCommand, workerCommand, sendCommand, cancelCommand, dlqCommand, batchCommand, healthCommand, versionCommand}
+var runtimeCommands = []*Command{bootstrapCommand, workerCommand, sendCommand, cancelCommand, dlqCommand, batchCommand, healthCommand, versionCommand, consoleCommand}
 
 // commands returns the runtime's commands, each replaced by app's of the
 // same name if it has one, and then app's others.

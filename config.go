@@ -186,6 +186,8 @@ func parseProblem(pe *envconfig.ParseError) string {
 		return `not a duration (e.g. "25s", "2m")`
 	case "slog.Level":
 		return "not a log level (debug, info, warn, error)"
+	case "bool":
+		return "not true or false"
 	}
 	msg := pe.Err.Error()
 	if i := strings.LastIndex(msg, ": "); i >= 0 {

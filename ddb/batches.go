@@ -106,7 +106,7 @@ func (b Batch) Complete() bool { return b.Total > 0 && len(b.Done) >= b.Total }
 func (b Batch) Dispatched() bool { return !b.DispatchedAt.IsZero() }
 
 func batchKey(id string) map[string]types.AttributeValue {
-	return key("BATCH#"+id, skBatch)
+	return key(batchPrefix+id, skBatch)
 }
 
 // CreateBatch creates batch id of total children (1 to MaxBatchChildren),

@@ -1,8 +1,8 @@
 // Command busywork is the demo of busywork, built on its runtime (package
 // busywork) as a team's own service would be: magic-link logins and ticket
 // orders fanned out to one PDF job per ticket, mailed through SES v2. On
-// top of the runtime's commands (bootstrap, worker, send, dlq, health,
-// version) it has the demo's: web (the web app), user add and batch
+// top of the runtime's commands (bootstrap, worker, send, dlq, console,
+// health, version) it has the demo's: web (the web app), user add and batch
 // status|repair (a ticket order's progress). Configuration comes from
 // BUSYWORK_* environment variables and the standard AWS ones; run
 // `busywork help` for the commands.
@@ -37,5 +37,7 @@ func app() busywork.App {
 		Register: register,
 		Routes:   handlers.Routes(),
 		Commands: []*busywork.Command{webCommand, userCommand, batchCommand},
+
+		DescribeGroups: describeOrders,
 	}
 }

@@ -10,6 +10,7 @@
 //	stats, err := q.Stats(ctx)
 //	letters, err := q.Peek(ctx, dlq.PeekOptions{Max: 10})
 //	summary, err := q.Replay(ctx, dlq.ReplayOptions{Filter: dlq.Filter{Type: "magic_link"}, Rate: 10})
+//	summary, err = q.Purge(ctx, dlq.PurgeOptions{Filter: stats.Rows[0].Filter()})
 //
 // SQS cannot peek: every read is a receive, which adds one to each
 // message's receive count. Stats, Peek and Replay receive with a short
@@ -31,6 +32,11 @@
 // gets its dead letter's MessageId as job_id, the id the consumer gave it,
 // so the replayed job keeps its id. Sends and deletes are batched; the
 // entries SQS reports failed are retried, then reported.
+//
+// Purge deletes the matching letters for good, in the same way, and leaves
+// the others; Stats.Rows counts the letters by type and cause together,
+// and a row's Filter selects its letters, for a replay or a purge of one
+// cause.
 //
 // StartMove, MoveTasks and CancelMoveTasks use SQS's own message move
 // tasks instead; endpoints without them (the fauxqs emulator) make them

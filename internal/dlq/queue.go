@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -130,16 +131,24 @@ func attr(m types.Message, name string) string {
 
 // Filter selects dead letters; its zero value selects all.
 type Filter struct {
-	// Type, when set, selects the letters of that job type.
+	// Type, when set, selects the letters of that job type; NoType
+	// selects those whose type nothing says.
 	Type string
 	// Error, when set, selects the letters whose error attribute holds it,
 	// in any case.
 	Error string
+	// Group, when set, selects the letters whose error is in that group,
+	// as Stats names its groups (Stats.Errors, Row.Error): one row of
+	// Stats.Rows is the filter of its Type and Group.
+	Group string
 }
 
 // Match reports whether f selects l.
 func (f Filter) Match(l *Letter) bool {
-	if f.Type != "" && l.Type != f.Type {
+	if f.Type != "" && cmp.Or(l.Type, NoType) != f.Type {
+		return false
+	}
+	if f.Group != "" && errorGroup(l.Error) != f.Group {
 		return false
 	}
 	return f.Error == "" || strings.Contains(strings.ToLower(l.Error), strings.ToLower(f.Error))

@@ -51,10 +51,11 @@ type Progress struct {
 	Expected int
 	// Matched counts the letters that matched the filter (and Max).
 	Matched int
-	// Moved counts the letters sent back to the queue.
+	// Moved counts the letters sent back to the queue (by Purge: the
+	// letters deleted).
 	Moved int
-	// Failed counts the matched letters that could not be sent: they
-	// stay in the dead-letter queue.
+	// Failed counts the matched letters that could not be sent (by
+	// Purge: deleted): they stay in the dead-letter queue.
 	Failed int
 	// Skipped counts the letters that did not match, released untouched.
 	Skipped int
@@ -87,7 +88,7 @@ func (s *Summary) OK() bool {
 	return len(s.Failures) == 0 && len(s.Undeleted) == 0 && s.Unreleased == 0
 }
 
-// replay is one run of Replay.
+// replay is one run of Replay, or of Purge.
 type replay struct {
 	q     *Queue
 	opts  ReplayOptions
@@ -95,6 +96,10 @@ type replay struct {
 	tally *tally
 	lim   *rate.Limiter
 	burst int
+	// settle moves the matching letters of one chunk: sends them back
+	// to the queue then deletes them (move), or only deletes them
+	// (remove).
+	settle func(r *replay, msgs []types.Message)
 }
 
 // Replay moves the letters that match opts.Filter, up to opts.Max, back to
@@ -111,14 +116,23 @@ func (q *Queue) Replay(ctx context.Context, opts ReplayOptions) (*Summary, error
 	if !(opts.Rate > 0) || math.IsInf(opts.Rate, 0) {
 		return nil, fmt.Errorf("dlq: rate %v is not a positive number of messages a second", opts.Rate)
 	}
+	return q.drain(ctx, opts, (*replay).move)
+}
+
+// drain receives the dead-letter queue's letters once each, settles those
+// that match opts at opts.Rate with settle, and releases the others.
+func (q *Queue) drain(ctx context.Context, opts ReplayOptions, settle func(*replay, []types.Message)) (*Summary, error) {
 	start := time.Now()
 	s, attrs, err := q.newScanner(ctx)
 	if err != nil {
 		return nil, err
 	}
-	burst := min(maxBatch, int(math.Ceil(opts.Rate)))
+	burst := maxBatch
+	if opts.Rate < maxBatch {
+		burst = int(math.Ceil(opts.Rate))
+	}
 	r := &replay{q: q, opts: opts, sum: &Summary{DryRun: opts.DryRun}, tally: newTally(),
-		lim: rate.NewLimiter(rate.Limit(opts.Rate), burst), burst: burst}
+		lim: rate.NewLimiter(rate.Limit(opts.Rate), burst), burst: burst, settle: settle}
 	// Start with an empty bucket, so that the first messages wait for the
 	// rate too: N messages take N/Rate, however few.
 	r.lim.AllowN(time.Now(), burst)
@@ -177,7 +191,7 @@ func (r *replay) batch(ctx context.Context, msgs []types.Message) {
 			r.sum.Unreleased += len(r.q.release(move))
 			return
 		}
-		r.move(chunk)
+		r.settle(r, chunk)
 		move = move[len(chunk):]
 	}
 }

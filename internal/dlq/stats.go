@@ -41,6 +41,10 @@ type Stats struct {
 	// only in ids, numbers, e-mail addresses and quoted values are one
 	// group, shown with those replaced by placeholders.
 	Errors []Count
+	// Rows counts the messages by type and error group together, most
+	// first: each row is one cause of one job type, and its Filter
+	// selects its messages.
+	Rows []Row
 	// Oldest is when the oldest message entered the queue; zero when
 	// there is none.
 	Oldest time.Time
@@ -60,6 +64,21 @@ type Count struct {
 	// N is how many messages it holds.
 	N int
 }
+
+// Row is the number of messages of one job type with one error group.
+type Row struct {
+	// Type is their job type, or NoType.
+	Type string
+	// Error is their error group, or NoError.
+	Error string
+	// N is how many there are.
+	N int
+	// Oldest is when the oldest of them entered the dead-letter queue.
+	Oldest time.Time
+}
+
+// Filter returns the filter that selects the row's messages.
+func (r Row) Filter() Filter { return Filter{Type: r.Type, Group: r.Error} }
 
 // Stats receives every message of the dead-letter queue, releasing each at
 // once, and counts them.
@@ -93,22 +112,46 @@ type tally struct {
 	n      int
 	types  map[string]int
 	errors map[string]int
+	rows   map[[2]string]*Row
 	oldest time.Time
 }
 
-func newTally() *tally { return &tally{types: make(map[string]int), errors: make(map[string]int)} }
+func newTally() *tally {
+	return &tally{types: make(map[string]int), errors: make(map[string]int), rows: make(map[[2]string]*Row)}
+}
 
 func (t *tally) add(l *Letter) {
+	typ, group := cmp.Or(l.Type, NoType), errorGroup(l.Error)
 	t.n++
-	t.types[cmp.Or(l.Type, NoType)]++
-	t.errors[errorGroup(l.Error)]++
-	if !l.SentAt.IsZero() && (t.oldest.IsZero() || l.SentAt.Before(t.oldest)) {
-		t.oldest = l.SentAt
+	t.types[typ]++
+	t.errors[group]++
+	r := t.rows[[2]string{typ, group}]
+	if r == nil {
+		r = &Row{Type: typ, Error: group}
+		t.rows[[2]string{typ, group}] = r
 	}
+	r.N++
+	r.Oldest = older(r.Oldest, l.SentAt)
+	t.oldest = older(t.oldest, l.SentAt)
+}
+
+// older returns the earlier of a and b, the zero time standing for none.
+func older(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 func (t *tally) stats() *Stats {
-	return &Stats{Messages: t.n, Types: counts(t.types), Errors: counts(t.errors), Oldest: t.oldest, At: time.Now()}
+	rows := make([]Row, 0, len(t.rows))
+	for _, r := range t.rows {
+		rows = append(rows, *r)
+	}
+	slices.SortFunc(rows, func(a, b Row) int {
+		return cmp.Or(b.N-a.N, strings.Compare(a.Type, b.Type), strings.Compare(a.Error, b.Error))
+	})
+	return &Stats{Messages: t.n, Types: counts(t.types), Errors: counts(t.errors), Rows: rows, Oldest: t.oldest, At: time.Now()}
 }
 
 func counts(m map[string]int) []Count {
