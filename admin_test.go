@@ -18,6 +18,7 @@ import (
 
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/internal/secheaders"
+	"github.com/busywork/busywork/internal/serve"
 	"github.com/busywork/busywork/internal/testenv"
 	"github.com/busywork/busywork/jobs"
 )
@@ -86,7 +87,8 @@ func TestAdmin_HealthzAnswers503WhileHungHandlersHoldTheSlots(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- serveWithAdmin(ctx, log, ln, newAdminHandler(cons.Healthy, prometheus.NewRegistry()), cons.Run)
+		admin := &http.Server{Handler: newAdminHandler(cons.Healthy, prometheus.NewRegistry()), ReadHeaderTimeout: 5 * time.Second}
+		done <- serve.While(ctx, admin, ln, "admin server", cons.Run)
 	}()
 
 	if body := awaitHealthz(t, addr, http.StatusServiceUnavailable); !strings.Contains(body, "hung") {
@@ -96,7 +98,7 @@ func TestAdmin_HealthzAnswers503WhileHungHandlersHoldTheSlots(t *testing.T) {
 	awaitHealthz(t, addr, http.StatusOK) // the hung handler returned: healthy again
 	cancel()
 	if err := <-done; err != nil {
-		t.Errorf("serveWithAdmin = %v, want nil after a clean stop", err)
+		t.Errorf("serve.While = %v, want nil after a clean stop", err)
 	}
 }
 

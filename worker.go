@@ -5,10 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -18,6 +16,7 @@ import (
 	"github.com/busywork/busywork/awsclient"
 	"github.com/busywork/busywork/consumer"
 	"github.com/busywork/busywork/ddb"
+	"github.com/busywork/busywork/internal/serve"
 	"github.com/busywork/busywork/metrics"
 	"github.com/busywork/busywork/producer"
 )
@@ -25,9 +24,6 @@ import (
 // followUpTimeout bounds the worker's sends of follow-up jobs, up to
 // thousands of them in one SendBatch (a fan-out).
 const followUpTimeout = 30 * time.Second
-
-// adminShutdownTimeout bounds the admin server's shutdown.
-const adminShutdownTimeout = 5 * time.Second
 
 var workerCommand = &Command{
 	Name:    "worker",
@@ -152,7 +148,8 @@ func runWorker(ctx context.Context, inv *Invocation) error {
 		return fmt.Errorf("admin listener (BUSYWORK_ADMIN_ADDR): %w", err)
 	}
 	log.Info("admin listening", "addr", ln.Addr().String())
-	return serveWithAdmin(ctx, log, ln, newAdminHandler(cons.Healthy, reg), func(ctx context.Context) error {
+	admin := &http.Server{Handler: newAdminHandler(cons.Healthy, reg), ReadHeaderTimeout: 5 * time.Second}
+	return serve.While(ctx, admin, ln, "admin server", func(ctx context.Context) error {
 		err := cons.Run(ctx)
 		var missing *types.QueueDoesNotExist
 		if errors.As(err, &missing) {
@@ -160,35 +157,4 @@ func runWorker(ctx context.Context, inv *Invocation) error {
 		}
 		return err
 	})
-}
-
-// serveWithAdmin serves admin on ln while run runs, and shuts the server
-// down before it returns. If the server fails, run's context is cancelled.
-func serveWithAdmin(ctx context.Context, log *slog.Logger, ln net.Listener, admin http.Handler, run func(context.Context) error) error {
-	srv := &http.Server{Handler: admin, ReadHeaderTimeout: 5 * time.Second}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		serveErr error
-	)
-	wg.Go(func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			serveErr = fmt.Errorf("admin server: %w", err)
-			log.Error("admin server failed; stopping", "error", err)
-			cancel()
-		}
-	})
-	err := run(runCtx)
-
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), adminShutdownTimeout)
-	defer cancelShutdown()
-	if serr := srv.Shutdown(shutdownCtx); serr != nil {
-		log.Error("admin server shutdown", "error", serr)
-		if cerr := srv.Close(); cerr != nil {
-			log.Error("admin server close", "error", cerr)
-		}
-	}
-	wg.Wait()
-	return errors.Join(err, serveErr)
 }

@@ -56,7 +56,7 @@ func (l *lane) process(jobsCtx context.Context, m *message) {
 	}
 	m.route = r
 	m.delivery.Attempts = r.retry.Attempts
-	if due := m.delivery.DueAt; !l.holdOrHop(jobsCtx, m, due, "not due until "+due.UTC().Format(time.RFC3339)) {
+	if due := m.delivery.DueAt; !due.IsZero() && !l.holdOrHop(jobsCtx, m, due, "not due until "+due.UTC().Format(time.RFC3339)) {
 		return
 	}
 	for {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -16,6 +15,7 @@ import (
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/groups"
 	"github.com/busywork/busywork/internal/dlq"
+	"github.com/busywork/busywork/internal/serve"
 )
 
 // Defaults and bounds of Config.
@@ -25,9 +25,6 @@ const (
 	// History is how long the console keeps the lanes' samples: the span
 	// of its chart.
 	History = 15 * time.Minute
-	// shutdownTimeout bounds how long Serve waits for requests in flight
-	// once its context ends.
-	shutdownTimeout = 5 * time.Second
 )
 
 // QueueAttributesAPI is the part of *sqs.Client the console's sampler
@@ -197,24 +194,5 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		serveErr error
-	)
-	wg.Go(func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			serveErr = fmt.Errorf("console server: %w", err)
-			cancel()
-		}
-	})
-	err := s.Run(runCtx)
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancelShutdown()
-	if serr := srv.Shutdown(shutdownCtx); serr != nil {
-		err = errors.Join(err, serr, srv.Close())
-	}
-	wg.Wait()
-	return errors.Join(serveErr, err)
+	return serve.While(ctx, srv, ln, "console server", s.Run)
 }
