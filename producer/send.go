@@ -181,7 +181,7 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int, now time.Time) (*
 	}
 	m.setAttr(jobs.AttrJobType, typ)
 	m.setAttr(jobs.AttrJobID, m.id)
-	m.setAttr(jobs.AttrEnqueuedAt, now.UTC().Format(time.RFC3339Nano))
+	m.setAttr(jobs.AttrEnqueuedAt, now.UTC().Format(enqueuedAtLayout))
 	if delay > 0 {
 		m.due = now.Add(delay)
 		m.setAttr(jobs.AttrDueAt, m.due.UTC().Format(time.RFC3339Nano))
@@ -202,6 +202,12 @@ func (p *Producer) encode(job jobs.Job, so sendOptions, i int, now time.Time) (*
 }
 
 const stringType = "String"
+
+// enqueuedAtLayout is RFC 3339 with all nine digits of the nanoseconds:
+// RFC3339Nano drops trailing zeros, which made a message's size, and so
+// what fits under Options.MaxBodyBytes, vary by a byte or more with the
+// clock.
+const enqueuedAtLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 // setAttr sets a String attribute and counts it as SQS does.
 func (m *message) setAttr(name, value string) {
