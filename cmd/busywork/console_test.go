@@ -1,15 +1,11 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/busywork/busywork/ddb"
@@ -77,86 +72,21 @@ func (w *consoleWorld) deadLetter(lane, prefix, typ, body, errText string, n int
 	return ids
 }
 
-// tab opens a tab of width × height (a phone's when mobile) on the
-// console's page.
-func (w *consoleWorld) tab(width, height int64, mobile bool) context.Context {
+// tab opens a tab on screen at the console's page.
+func (w *consoleWorld) tab(screen chrome.Screen) *chrome.Tab {
 	w.t.Helper()
-	tab, cancel := chromedp.NewContext(w.browser)
-	w.t.Cleanup(cancel)
-	viewport := chromedp.EmulateViewport(width, height)
-	if mobile {
-		viewport = chromedp.EmulateViewport(width, height, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))
-	}
-	w.do(tab, viewport)
-	// Before the page's own script: note what the Content-Security-Policy
-	// refuses (an inline script or style would be) and every uncaught
-	// error, for problems.
-	if _, err := chromedp.Call(tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
-		window.__problems = [];
-		document.addEventListener('securitypolicyviolation', (e) => window.__problems.push('CSP refused ' + e.violatedDirective + ': ' + e.blockedURI));
-		window.addEventListener('error', (e) => window.__problems.push('error: ' + e.message));
-		window.addEventListener('unhandledrejection', (e) => window.__problems.push('unhandled: ' + e.reason));`}); err != nil {
-		w.t.Fatal(err)
-	}
-	w.do(tab, chromedp.Navigate(w.url+"/"))
+	tab := chrome.NewTab(w.t, w.browser, screen)
+	tab.Open(w.t, w.url+"/")
 	return tab
-}
-
-// problems returns what the Content-Security-Policy refused in tab, and
-// its uncaught errors, since its page loaded.
-func (w *consoleWorld) problems(tab context.Context) []string {
-	w.t.Helper()
-	p, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`window.__problems`))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return p
-}
-
-// do runs actions in tab, failing the test on an error.
-func (w *consoleWorld) do(tab context.Context, actions ...chromedp.Action[chromedp.Void]) {
-	w.t.Helper()
-	if err := chromedp.Do(tab, actions...); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
-// await waits until the JavaScript expression is true in tab, and says
-// what it waited for when it is not within 30 s. An expression that
-// fails (the tab is between two pages) is tried again.
-func (w *consoleWorld) await(tab context.Context, what, expr string) {
-	w.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](`!!(`+expr+`)`))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			page, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
-			w.t.Fatalf("waiting for %s (%s): not within 30s (last error: %v); the page reads:\n%s", what, expr, err, page)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// text returns the text of the element sel selects in tab.
-func (w *consoleWorld) text(tab context.Context, sel string) string {
-	w.t.Helper()
-	s, err := chromedp.Run(tab, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).textContent`, sel)))
-	if err != nil {
-		w.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
 }
 
 // row returns the id of the dead-letter row of lane whose type is typ and
 // whose error starts with errPrefix, once the page shows it.
-func (w *consoleWorld) row(tab context.Context, lane, typ, errPrefix string) string {
+func (w *consoleWorld) row(tab *chrome.Tab, lane, typ, errPrefix string) string {
 	w.t.Helper()
 	find := fmt.Sprintf(`([...document.querySelectorAll('#dead-%s tr.row')].find(r => r.dataset.type === %q && r.dataset.error.startsWith(%q)) || {}).id`,
 		lane, typ, errPrefix)
-	w.await(tab, "the row of "+typ+" · "+errPrefix, find)
+	tab.Await(w.t, "the row of "+typ+" · "+errPrefix, find)
 	id, err := chromedp.Run(tab, chromedp.Evaluate[string](find))
 	if err != nil {
 		w.t.Fatal(err)
@@ -166,13 +96,13 @@ func (w *consoleWorld) row(tab context.Context, lane, typ, errPrefix string) str
 
 // confirm answers the console's confirmation dialog with OK, first
 // setting its rate when rate is not "".
-func (w *consoleWorld) confirm(tab context.Context, rate string) {
+func (w *consoleWorld) confirm(tab *chrome.Tab, rate string) {
 	w.t.Helper()
-	w.await(tab, "the confirmation", `document.getElementById('confirm').open`)
+	tab.Await(w.t, "the confirmation", `document.getElementById('confirm').open`)
 	if rate != "" {
-		w.do(tab, chromedp.SetValue(chromedp.ID("confirm-rate"), rate))
+		tab.Do(w.t, chromedp.SetValue(chromedp.ID("confirm-rate"), rate))
 	}
-	w.do(tab, chromedp.Click(chromedp.ID("confirm-ok")))
+	tab.Do(w.t, chromedp.Click(chromedp.ID("confirm-ok")))
 }
 
 // in returns w for subtest t: its failures are t's.
@@ -186,12 +116,12 @@ func (w *consoleWorld) in(t *testing.T) *consoleWorld {
 // of type typ whose error starts with errPrefix, checks that the
 // confirmation says each of says, answers it (setting rate unless it is
 // ""), and returns what the task did once it is done.
-func (w *consoleWorld) act(tab context.Context, lane, button, typ, errPrefix, rate string, says ...string) string {
+func (w *consoleWorld) act(tab *chrome.Tab, lane, button, typ, errPrefix, rate string, says ...string) string {
 	w.t.Helper()
 	id := w.row(tab, lane, typ, errPrefix)
-	w.do(tab, chromedp.Click(chromedp.CSS("#"+id+" button."+button)))
-	w.await(tab, "the confirmation", `document.getElementById('confirm').open`)
-	text := w.text(tab, "#confirm-text")
+	tab.Do(w.t, chromedp.Click(chromedp.CSS("#"+id+" button."+button)))
+	tab.Await(w.t, "the confirmation", `document.getElementById('confirm').open`)
+	text := tab.Text(w.t, "#confirm-text")
 	for _, want := range says {
 		if !strings.Contains(text, want) {
 			w.t.Errorf("the %s's confirmation says %q, want %q in it", button, text, want)
@@ -199,9 +129,9 @@ func (w *consoleWorld) act(tab context.Context, lane, button, typ, errPrefix, ra
 	}
 	w.confirm(tab, rate)
 	task := "#task-" + lane
-	w.await(tab, "the "+button+"'s result", fmt.Sprintf(`document.querySelector(%q)?.dataset.state === 'done' && document.querySelector(%q).textContent.includes(%q)`,
+	tab.Await(w.t, "the "+button+"'s result", fmt.Sprintf(`document.querySelector(%q)?.dataset.state === 'done' && document.querySelector(%q).textContent.includes(%q)`,
 		task, task, map[string]string{"replay": "Replay of", "purge": "Purge of"}[button]))
-	return w.text(tab, task+" .result")
+	return tab.Text(w.t, task+" .result")
 }
 
 // size returns how many messages queue url holds.
@@ -224,45 +154,45 @@ func TestConsole_InChromium(t *testing.T) {
 		}
 	}
 
-	laptop := w.tab(1280, 900, false)
+	laptop := w.tab(chrome.Laptop)
 
 	t.Run("the lanes and their numbers, refreshed live", func(t *testing.T) {
 		w := w.in(t)
-		w.await(laptop, "5 waiting in bulk", `document.querySelector('#lane-bulk .n-visible')?.textContent === '5'`)
-		w.await(laptop, "6 dead letters in critical", `document.querySelector('#lane-critical .n-dead')?.textContent === '6'`)
-		if got := w.text(laptop, "#lane-bulk .names"); !strings.Contains(got, queueName(bulk)) || !strings.Contains(got, queueName(bulk)+"-dlq") {
+		laptop.Await(w.t, "5 waiting in bulk", `document.querySelector('#lane-bulk .n-visible')?.textContent === '5'`)
+		laptop.Await(w.t, "6 dead letters in critical", `document.querySelector('#lane-critical .n-dead')?.textContent === '6'`)
+		if got := laptop.Text(w.t, "#lane-bulk .names"); !strings.Contains(got, queueName(bulk)) || !strings.Contains(got, queueName(bulk)+"-dlq") {
 			t.Errorf("the bulk lane names %q, want its queue and DLQ", got)
 		}
-		if got := w.text(laptop, "#t-waiting"); got != "5" {
+		if got := laptop.Text(w.t, "#t-waiting"); got != "5" {
 			t.Errorf("the waiting tile shows %q, want 5", got)
 		}
-		w.await(laptop, "the chart's lines", `document.querySelectorAll('#chart svg polyline').length === 3`)
+		laptop.Await(w.t, "the chart's lines", `document.querySelectorAll('#chart svg polyline').length === 3`)
 		// Two more arrive: the page shows them without a reload.
 		for range 2 {
 			if _, err := w.client.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(bulk), MessageBody: aws.String(`{"type":"ping"}`)}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		w.await(laptop, "7 waiting in bulk, without a reload", `document.querySelector('#lane-bulk .n-visible')?.textContent === '7'`)
+		laptop.Await(w.t, "7 waiting in bulk, without a reload", `document.querySelector('#lane-bulk .n-visible')?.textContent === '7'`)
 	})
 
 	t.Run("the dead letters by type and error, with bodies", func(t *testing.T) {
 		w := w.in(t)
 		id := w.row(laptop, "critical", "magic_link", "magic link: SES refused")
-		if n, e := w.text(laptop, "#"+id+" td.n"), w.text(laptop, "#"+id+" td.err"); n != "3" ||
+		if n, e := laptop.Text(w.t, "#"+id+" td.n"), laptop.Text(w.t, "#"+id+" td.err"); n != "3" ||
 			e != "magic link: SES refused the email: SendingPausedException: Sending paused for this account. RequestID: <id>" {
 			t.Errorf("the SES row shows %s letters with error %q, want 3 with the request id as <id>", n, e)
 		}
 		pings := w.row(laptop, "critical", "ping", "invalid ping job")
-		if n := w.text(laptop, "#"+pings+" td.n"); n != "2" {
+		if n := laptop.Text(w.t, "#"+pings+" td.n"); n != "2" {
 			t.Errorf("the invalid pings' row shows %s, want 2", n)
 		}
 		moved := w.row(laptop, "critical", "ping", "(no error attribute")
-		if n := w.text(laptop, "#"+moved+" td.n"); n != "1" {
+		if n := laptop.Text(w.t, "#"+moved+" td.n"); n != "1" {
 			t.Errorf("the redriven ping's row shows %s, want 1", n)
 		}
-		w.do(laptop, chromedp.Click(chromedp.CSS("#"+id+" button.bodies")))
-		w.await(laptop, "the bodies of the SES row", fmt.Sprintf(`(document.querySelector('#%s-letters')?.textContent || '').includes('ada@example.com')`, id))
+		laptop.Do(w.t, chromedp.Click(chromedp.CSS("#"+id+" button.bodies")))
+		laptop.Await(w.t, "the bodies of the SES row", fmt.Sprintf(`(document.querySelector('#%s-letters')?.textContent || '').includes('ada@example.com')`, id))
 	})
 
 	t.Run("a cross-origin POST is refused and changes nothing", func(t *testing.T) {
@@ -280,10 +210,9 @@ func TestConsole_InChromium(t *testing.T) {
 				` headers: {'Content-Type': 'text/plain'}, body: %[2]q}).finally(() => document.getElementById('f').submit())</script>`, w.url, purge)
 		}))
 		defer evil.Close()
-		tab, cancel := chromedp.NewContext(w.browser)
-		defer cancel()
-		w.do(tab, chromedp.Navigate(chrome.Local(t, evil.URL)))
-		w.await(tab, "the console's refusal", fmt.Sprintf(`location.href.startsWith(%q) && document.body.innerText.includes('refused: the request came from another site')`, w.url))
+		tab := chrome.NewTab(t, w.browser, chrome.Laptop)
+		tab.Open(t, evil.URL)
+		tab.Await(w.t, "the console's refusal", fmt.Sprintf(`location.href.startsWith(%q) && document.body.innerText.includes('refused: the request came from another site')`, w.url))
 
 		// And a request with a foreign Origin and no token, as a script
 		// would send it.
@@ -313,9 +242,9 @@ func TestConsole_InChromium(t *testing.T) {
 		if !strings.Contains(result, "Moved 3 of 3 matching dead letters") {
 			t.Errorf("the replay's result reads %q", result)
 		}
-		w.await(laptop, "the rows without the SES row",
+		laptop.Await(w.t, "the rows without the SES row",
 			`document.querySelectorAll('#dead-critical tr.row').length === 2 && ![...document.querySelectorAll('#dead-critical tr.row')].some(r => r.dataset.type === 'magic_link')`)
-		w.await(laptop, "the bodies shown before gone with the count they came from", `!document.querySelector('#dead-critical tr.detail')`)
+		laptop.Await(w.t, "the bodies shown before gone with the count they came from", `!document.querySelector('#dead-critical tr.detail')`)
 
 		got := map[string]bool{}
 		for _, m := range testenv.ReceiveAll(t.Context(), t, w.client, critical, 3, 10*time.Second) {
@@ -340,7 +269,7 @@ func TestConsole_InChromium(t *testing.T) {
 		if !strings.Contains(result, "Deleted 2 of 2 matching dead letters") {
 			t.Errorf("the purge's result reads %q", result)
 		}
-		w.await(laptop, "only the redriven row left", `document.querySelectorAll('#dead-critical tr.row').length === 1`)
+		laptop.Await(w.t, "only the redriven row left", `document.querySelectorAll('#dead-critical tr.row').length === 1`)
 		left := testenv.ReceiveAll(t.Context(), t, w.client, dlqOf(critical), 1, 10*time.Second)
 		if id := testenv.Attr(left[0], jobs.AttrJobID); id != "r-0" || w.size(dlqOf(critical)) != 1 {
 			t.Errorf("the critical DLQ holds %s (%d messages), want only the redriven ping r-0", id, w.size(dlqOf(critical)))
@@ -373,19 +302,19 @@ func TestConsole_InChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		w.do(laptop, chromedp.SetValue(chromedp.ID("group-id"), order), chromedp.Click(chromedp.CSS("#group-form button")))
+		laptop.Do(w.t, chromedp.SetValue(chromedp.ID("group-id"), order), chromedp.Click(chromedp.CSS("#group-form button")))
 		card := "#group-" + order
-		w.await(laptop, "the order's card", fmt.Sprintf(`!!document.querySelector(%q)`, card))
-		text := w.text(laptop, card)
+		laptop.Await(w.t, "the order's card", fmt.Sprintf(`!!document.querySelector(%q)`, card))
+		text := laptop.Text(w.t, card)
 		for _, want := range []string{"ticket order " + order, "Gophercon, 2 tickets", "2 of 2 children done", "Stalled since",
 			"SQS refused the send", "busywork batch repair " + order} {
 			if !strings.Contains(text, want) {
 				t.Errorf("the order's card lacks %q:\n%s", want, text)
 			}
 		}
-		w.do(laptop, chromedp.Click(chromedp.CSS(card+" button.repair")))
+		laptop.Do(w.t, chromedp.Click(chromedp.CSS(card+" button.repair")))
 		w.confirm(laptop, "")
-		w.await(laptop, "the repair's answer", fmt.Sprintf(`(document.querySelector(%q)?.textContent || '').includes('enqueued its follow-up')`, card+" .repaired"))
+		laptop.Await(w.t, "the repair's answer", fmt.Sprintf(`(document.querySelector(%q)?.textContent || '').includes('enqueued its follow-up')`, card+" .repaired"))
 		msgs := testenv.ReceiveAll(ctx, t, w.client, w.lanes[producer.LaneDefault], 1, 10*time.Second)
 		if id := testenv.Attr(msgs[0], jobs.AttrJobID); id != groups.FollowUpID(order) {
 			t.Errorf("the repair enqueued job %s, want the order's dispatch %s", id, groups.FollowUpID(order))
@@ -393,46 +322,19 @@ func TestConsole_InChromium(t *testing.T) {
 
 		// The scan finds both: the stalled order and the group with a
 		// failed child.
-		w.do(laptop, chromedp.Click(chromedp.ID("scan-groups")))
-		w.await(laptop, "the scan's groups", fmt.Sprintf(`!!document.querySelector('#group-%s') && !!document.querySelector('#group-%s')`, order, plain))
-		if text := w.text(laptop, "#group-"+plain); !strings.Contains(text, "child 2: welcome: no user u-2") || !strings.Contains(text, "1 failed") {
+		laptop.Do(w.t, chromedp.Click(chromedp.ID("scan-groups")))
+		laptop.Await(w.t, "the scan's groups", fmt.Sprintf(`!!document.querySelector('#group-%s') && !!document.querySelector('#group-%s')`, order, plain))
+		if text := laptop.Text(w.t, "#group-"+plain); !strings.Contains(text, "child 2: welcome: no user u-2") || !strings.Contains(text, "1 failed") {
 			t.Errorf("the plain group's card lacks its failed child:\n%s", text)
 		}
 	})
 
 	t.Run("it reads on a laptop and a phone", func(t *testing.T) {
 		w := w.in(t)
-		dir := os.Getenv("BUSYWORK_SCREENSHOTS") // to keep them; else the test's own folder
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		phone := w.tab(390, 844, true)
-		for _, shot := range []struct {
-			name  string
-			tab   context.Context
-			width int
-		}{{"laptop", laptop, 1280}, {"phone", phone, 390}} {
-			w.await(shot.tab, "the lanes on the "+shot.name, `document.querySelector('#lane-bulk .n-visible')?.textContent === '7'`)
-			w.await(shot.tab, "the dead letters on the "+shot.name, `document.querySelectorAll('#dead-critical tr.row').length === 1`)
-			if wide, err := chromedp.Run(shot.tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
-				t.Errorf("on the %s the page is wider than the screen (%v): it scrolls sideways", shot.name, err)
-			}
-			img, err := chromedp.Run(shot.tab, chromedp.FullScreenshot(100))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := png.DecodeConfig(bytes.NewReader(img))
-			if err != nil || cfg.Width < shot.width || cfg.Height < 600 {
-				t.Errorf("the %s's screenshot: %v, %dx%d", shot.name, err, cfg.Width, cfg.Height)
-			}
-			path := filepath.Join(dir, "console-"+shot.name+".png")
-			if err := os.WriteFile(path, img, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("%s: %s", shot.name, path)
-			if p := w.problems(shot.tab); len(p) > 0 {
-				t.Errorf("on the %s the page had problems: %q", shot.name, p)
-			}
+		for _, tab := range []*chrome.Tab{laptop, w.tab(chrome.Phone)} {
+			tab.Await(t, "the lanes", `document.querySelector('#lane-bulk .n-visible')?.textContent === '7'`)
+			tab.Await(t, "the dead letters", `document.querySelectorAll('#dead-critical tr.row').length === 1`)
+			tab.Screenshot(t, "console")
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/busywork/busywork/internal/secheaders"
+	"github.com/busywork/busywork/internal/style"
 )
 
 //go:embed templates/page.html.tmpl
@@ -19,14 +20,15 @@ var templates embed.FS
 
 var pageTemplate = template.Must(template.ParseFS(templates, "templates/page.html.tmpl"))
 
-// The page's script and stylesheet: files, not inline, which the
-// Content-Security-Policy would not run.
+// The page's script and its own style rules (served after package
+// style's): files, not inline, which the Content-Security-Policy would
+// not run.
 //
 //go:embed static/console.js
 var script []byte
 
 //go:embed static/console.css
-var stylesheet []byte
+var ownStyle []byte
 
 // maxBodyBytes bounds a POST's body.
 const maxBodyBytes = 4 << 10
@@ -50,7 +52,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("GET /static/console.js", file("text/javascript; charset=utf-8", script))
-	mux.HandleFunc("GET /static/console.css", file("text/css; charset=utf-8", stylesheet))
+	mux.Handle("GET /static/console.css", style.Sheet(ownStyle))
 	mux.Handle("/api/", s.protectAPI(api))
 	return secheaders.Wrap(s.guard(mux))
 }

@@ -38,7 +38,10 @@
 //	                       answer and enqueues nothing
 //	GET  /orders/{id}      an order's progress as JSON, with the action that
 //	                       finishes it when it stalled
-//	GET  /static/order.js  the order page's script
+//	GET  /static/order.js  the order page's script: fills its progress bar
+//	                       from GET /orders/{id} until the tickets are mailed
+//	GET  /static/app.css   the pages' stylesheet (package style's base and
+//	                       the app's own rules)
 //	GET  /healthz          200 "ok"
 //	GET  /metrics          Prometheus metrics, when Config.Metrics is set
 //

@@ -85,6 +85,7 @@ func TestSecurityHeaders_OnEveryResponseOfTheAppAndNoPageHoldsInlineScript(t *te
 		{"a cross-site POST", http.MethodPost, "/orders", form, "event=Gala&tickets=2", true, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
 		{"an unknown order", http.MethodGet, "/orders/nope", "", "", false, nil, http.StatusNotFound},
 		{"the script", http.MethodGet, "/static/order.js", "", "", false, nil, http.StatusOK},
+		{"the stylesheet", http.MethodGet, "/static/app.css", "", "", false, nil, http.StatusOK},
 		{"health", http.MethodGet, "/healthz", "", "", false, nil, http.StatusOK},
 		{"metrics", http.MethodGet, "/metrics", "", "", false, nil, http.StatusOK},
 		{"no such page", http.MethodGet, "/nothing-here", "", "", false, nil, http.StatusNotFound},
@@ -118,6 +119,9 @@ func TestSecurityHeaders_OnEveryResponseOfTheAppAndNoPageHoldsInlineScript(t *te
 		}
 		if tt.name == "the script" && resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
 			t.Errorf("the script: Content-Type %q", resp.Header.Get("Content-Type"))
+		}
+		if tt.name == "the stylesheet" && resp.Header.Get("Content-Type") != "text/css; charset=utf-8" {
+			t.Errorf("the stylesheet: Content-Type %q", resp.Header.Get("Content-Type"))
 		}
 	}
 }

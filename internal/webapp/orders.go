@@ -117,7 +117,7 @@ func (a *app) order(w http.ResponseWriter, r *http.Request) {
 	}
 	a.writePage(w, http.StatusAccepted, page{Title: "Order placed",
 		Message: fmt.Sprintf("Your %d tickets for %s are being made; they will be emailed to %s.", job.Tickets, job.Event, job.Email),
-		Email:   email, OrderID: job.OrderID})
+		Email:   email, Order: &placedOrder{ID: job.OrderID, Event: job.Event, Tickets: job.Tickets}})
 }
 
 // postedOrder reads a JSON body or the form fields event and tickets (a

@@ -17,21 +17,34 @@ var templates embed.FS
 
 var pageTemplate = template.Must(template.ParseFS(templates, "templates/page.html.tmpl"))
 
-// orderScript is static/order.js, the order page's script (GET
-// /static/order.js): the pages hold no inline script, which their
-// Content-Security-Policy would not run.
-//
-//go:embed static/order.js
-var orderScript []byte
+// The order page's script (GET /static/order.js) and the pages' own style
+// rules (GET /static/app.css, after package style's): files, since the
+// pages' Content-Security-Policy runs no inline script or style.
+var (
+	//go:embed static/order.js
+	orderScript []byte
+	//go:embed static/app.css
+	ownStyle []byte
+)
 
 // page is what templates/page.html.tmpl shows.
 type page struct {
 	Title   string
 	Message string
+	Problem bool         // Message says what went wrong: set by writePage for a status of 400 or more
 	Email   string       // the signed-in user, when set: shown with a sign-out button instead of the login form
 	Form    bool         // show the login form, or, to a signed-in user, the order form
-	OrderID string       // an order whose progress the page follows
+	Order   *placedOrder // an order whose progress the page follows
 	Confirm *confirmForm // the confirm page of a mailed link
+}
+
+// placedOrder is the order the "Order placed" page follows: its progress
+// bar fills as the worker makes the tickets (static/order.js polls GET
+// /orders/{id}) and says when they were emailed.
+type placedOrder struct {
+	ID      string
+	Event   string
+	Tickets int
 }
 
 // confirmForm is the confirm page's form: it posts Token to POST
@@ -53,6 +66,7 @@ const (
 
 // writePage renders p with status code.
 func (a *app) writePage(w http.ResponseWriter, code int, p page) {
+	p.Problem = code >= http.StatusBadRequest
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {
 		a.log.Error("render page", "error", err)
@@ -91,7 +105,7 @@ func (a *app) index(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.unavailable(w, "read session", err)
 	case email == "":
-		a.writePage(w, http.StatusOK, page{Title: "Sign in", Form: true})
+		a.writePage(w, http.StatusOK, page{Title: "Welcome", Form: true})
 	default:
 		a.writePage(w, http.StatusOK, page{Title: "Welcome", Email: email, Form: true})
 	}

@@ -136,13 +136,13 @@ func TestOrderPost_AUserOverTheOrderThrottleGets429WithRetryAfterWhileOthersAreS
 func TestIndex_ShowsTheOrderFormOnlyToASignedInUserWithWhereTheTicketsGo(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	out := e.get(t, "/")
-	if !strings.Contains(out.body, `<section id="sign-in">`) || strings.Contains(out.body, `action="/orders"`) ||
+	if !strings.Contains(out.body, `id="sign-in"`) || strings.Contains(out.body, `action="/orders"`) ||
 		!strings.Contains(out.body, "Sign in to order tickets") {
 		t.Errorf("GET / signed out: want the login form and no order form:\n%s", out.body)
 	}
 	ada := recipient(t, "ada")
 	in := e.getWithCookie(t, "/", e.signIn(t, ada))
-	for _, want := range []string{`<form method="post" action="/orders">`, "The tickets are emailed to <strong>" + ada + "</strong>.",
+	for _, want := range []string{`method="post" action="/orders"`, "The tickets are emailed to <strong>" + ada + "</strong>.",
 		`name="event"`, `name="tickets" type="number" min="1" max="1000"`} {
 		if !strings.Contains(in.body, want) {
 			t.Errorf("GET / signed in lacks %s:\n%s", want, in.body)

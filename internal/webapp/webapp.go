@@ -17,6 +17,7 @@ import (
 	"github.com/busywork/busywork/ddb"
 	"github.com/busywork/busywork/handlers"
 	"github.com/busywork/busywork/internal/secheaders"
+	"github.com/busywork/busywork/internal/style"
 	"github.com/busywork/busywork/jobs"
 	"github.com/busywork/busywork/producer"
 )
@@ -183,6 +184,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /orders/{id}", a.orderStatus)
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /static/order.js", script)
+	mux.Handle("GET /static/app.css", style.Sheet(ownStyle))
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(a.crossOrigin))

@@ -1,20 +1,44 @@
 // Follows the order on the "Order placed" page: polls GET /orders/{id}
-// every second until the tickets are emailed. Served as a file of its own
-// (GET /static/order.js), since the pages' Content-Security-Policy runs no
-// inline script.
+// every second, fills the progress bar as the worker makes the tickets
+// and says when they were emailed, then stops. Served as a file of its
+// own (GET /static/order.js), since the pages' Content-Security-Policy
+// runs no inline script.
 (function () {
   "use strict";
-  var el = document.getElementById("progress");
-  if (!el) {
+  var card = document.querySelector("[data-order]");
+  if (!card) {
     return;
   }
+  var bar = document.getElementById("progress-bar");
+  var text = document.getElementById("progress");
+  var failed = document.getElementById("progress-failed");
+
+  function tickets(n) {
+    return n + (n === 1 ? " ticket" : " tickets");
+  }
+  function clock(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: "numeric", minute: "2-digit", second: "2-digit" });
+  }
+  // show draws the order's status s, the JSON of GET /orders/{id}.
   function show(s) {
-    el.textContent = s.done + " of " + s.total + " tickets made" +
-      (s.failed.length ? ", " + s.failed.length + " failed (" + s.failed.join(", ") + ")" : "") +
-      (s.dispatched ? "; emailed." : s.stalled ? "; not emailed yet: we are on it." : "");
+    bar.max = Math.max(s.total, 1);
+    bar.value = s.done;
+    bar.classList.toggle("done", s.dispatched);
+    text.classList.toggle("done", s.dispatched);
+    if (s.dispatched) {
+      text.textContent = "All " + tickets(s.total) + " made; emailed at " + clock(s.dispatched_at) + ".";
+    } else if (s.complete) {
+      text.textContent = "All " + tickets(s.total) + " made; " +
+        (s.stalled ? "not emailed yet: we are on it." : "emailing them now…");
+    } else {
+      text.textContent = s.done + " of " + tickets(s.total) + " made…";
+    }
+    failed.hidden = s.failed.length === 0;
+    failed.textContent = s.failed.length === 0 ? "" :
+      s.failed.length + " could not be made (" + s.failed.map(function (n) { return "ticket " + n; }).join(", ") + "): we are on it.";
   }
   function poll() {
-    fetch("/orders/" + encodeURIComponent(el.dataset.order)).then(function (r) {
+    fetch("/orders/" + encodeURIComponent(card.dataset.order)).then(function (r) {
       return r.ok ? r.json() : null;
     }).then(function (s) {
       if (s) {
