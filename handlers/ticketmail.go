@@ -14,6 +14,11 @@ import (
 type TicketFile struct {
 	// Name is the attachment's file name, such as "ticket-0003.pdf".
 	Name string
+	// Number is the ticket's number in its order, counted from 1; 0 if
+	// it has none. When an order takes several emails, each names the
+	// tickets it carries ("Tickets 41–80") if its files are numbered
+	// tickets in a run without gaps.
+	Number int
 	// PDF is the file's content.
 	PDF []byte
 }
@@ -119,6 +124,24 @@ type ticketMailData struct {
 	Event       string
 	Part, Parts int
 	Count       int
+	// First and Last are the numbers of the email's first and last
+	// tickets, from ticketRun; 0 when they are not a run.
+	First, Last int
+}
+
+// ticketRun returns the numbers of the first and last of files when they
+// are numbered tickets in a run without gaps (41, 42, ..., 80), and 0, 0
+// otherwise, so that an email names only a range that holds.
+func ticketRun(files []TicketFile) (first, last int) {
+	if len(files) == 0 || files[0].Number < 1 {
+		return 0, 0
+	}
+	for i, f := range files {
+		if f.Number != files[0].Number+i {
+			return 0, 0
+		}
+	}
+	return files[0].Number, files[len(files)-1].Number
 }
 
 // ticketSubject returns the subject of email part of parts for event:
@@ -134,12 +157,15 @@ func ticketSubject(event string, part, parts int) string {
 // TicketEmail builds the SES v2 SendEmailInput of email part of parts
 // (counted from 1) that carries files to to for event: Simple content with
 // the subject "Your tickets for EVENT" (and " (part k of n)" when
-// parts > 1), HTML and text bodies, and each file as an
-// application/pdf attachment. Group the files with SplitTicketFiles
-// first. It panics only if the embedded templates are broken, which the
+// parts > 1), HTML and text bodies (which, when parts > 1, name the
+// tickets this email carries if the files' Numbers are a run), and each
+// file as an application/pdf attachment. Group the files with
+// SplitTicketFiles first. It panics only if the embedded templates are broken, which the
 // package's tests would show.
 func TicketEmail(from, to, event string, part, parts int, files []TicketFile) *sesv2.SendEmailInput {
-	html, text, err := renderMail(ticketsHTML, ticketsText, ticketMailData{Event: event, Part: part, Parts: parts, Count: len(files)})
+	data := ticketMailData{Event: event, Part: part, Parts: parts, Count: len(files)}
+	data.First, data.Last = ticketRun(files)
+	html, text, err := renderMail(ticketsHTML, ticketsText, data)
 	if err != nil {
 		panic("handlers: ticket email templates: " + err.Error())
 	}
