@@ -2,14 +2,11 @@ package handlers
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"log/slog"
 	"net/url"
 	"strings"
-	texttemplate "text/template"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,12 +26,9 @@ const MagicLinkSubject = "Your sign-in link"
 // writes and one SES call, each retried by the SDK.
 const MagicLinkTimeout = 30 * time.Second
 
-//go:embed templates/magic_link.html.tmpl templates/magic_link.txt.tmpl
-var magicLinkTemplates embed.FS
-
 var (
-	magicLinkHTML = htmltemplate.Must(htmltemplate.ParseFS(magicLinkTemplates, "templates/magic_link.html.tmpl"))
-	magicLinkText = texttemplate.Must(texttemplate.ParseFS(magicLinkTemplates, "templates/magic_link.txt.tmpl"))
+	magicLinkHTML = mailHTML("magic_link")
+	magicLinkText = mailText("magic_link")
 )
 
 // MagicLinkStore is the part of *ddb.Store that MagicLink uses.

@@ -1,12 +1,9 @@
 package handlers
 
 import (
-	"embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
-	texttemplate "text/template"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -17,6 +14,11 @@ import (
 type TicketFile struct {
 	// Name is the attachment's file name, such as "ticket-0003.pdf".
 	Name string
+	// Number is the ticket's number in its order, counted from 1; 0 if
+	// it has none. When an order takes several emails, each names the
+	// tickets it carries ("Tickets 41–80") if its files are numbered
+	// tickets in a run without gaps.
+	Number int
 	// PDF is the file's content.
 	PDF []byte
 }
@@ -33,8 +35,12 @@ var ErrTicketFileTooLarge = errors.New("ticket file too large for one email")
 // (DKIM signatures, Feedback-ID), the subject, and the text and HTML
 // bodies, base64-encoded with their part headers, for the longest event
 // name. TestTicketMailAllowance_CoversTheLargestEmailsBodiesAndHeaders
-// checks it against a rendered worst case.
-const ticketMailAllowance = 16 << 10
+// checks it against a rendered worst case, which needs about 18 KiB
+// (8 KiB of it mailHeaderBytes): the styled HTML body, inline styles in a
+// table layout as mail clients need, is about 3 KB besides the event,
+// where the bare one was 0.5 KB. 20 KiB leaves room for small changes of
+// wording, at 0.2% of a 10 MB email's room for tickets.
+const ticketMailAllowance = 20 << 10
 
 // mailHeaderBytes is the part of ticketMailAllowance kept for the
 // message's headers other than the subject.
@@ -79,7 +85,7 @@ func attachmentMIMEBytes(f TicketFile) int {
 // SplitTicketFiles groups files, in order, into as few emails as keep each
 // email's raw MIME size within limit: each attachment counts its base64
 // content at 76-character lines and its part headers, and each email
-// ticketMailAllowance (16 KiB) for its headers and bodies. Filling each
+// ticketMailAllowance (20 KiB) for its headers and bodies. Filling each
 // email in turn is optimal for groups that keep the files' order. A
 // limit of 0 or less means DefaultMaxEmailBytes; no files give no
 // groups. A file that does not fit in an email by itself is an error
@@ -108,12 +114,9 @@ func SplitTicketFiles(files []TicketFile, limit int) ([][]TicketFile, error) {
 	return groups, nil
 }
 
-//go:embed templates/tickets.html.tmpl templates/tickets.txt.tmpl
-var ticketTemplates embed.FS
-
 var (
-	ticketsHTML = htmltemplate.Must(htmltemplate.ParseFS(ticketTemplates, "templates/tickets.html.tmpl"))
-	ticketsText = texttemplate.Must(texttemplate.ParseFS(ticketTemplates, "templates/tickets.txt.tmpl"))
+	ticketsHTML = mailHTML("tickets")
+	ticketsText = mailText("tickets")
 )
 
 // ticketMailData is what the ticket email's templates see.
@@ -121,6 +124,24 @@ type ticketMailData struct {
 	Event       string
 	Part, Parts int
 	Count       int
+	// First and Last are the numbers of the email's first and last
+	// tickets, from ticketRun; 0 when they are not a run.
+	First, Last int
+}
+
+// ticketRun returns the numbers of the first and last of files when they
+// are numbered tickets in a run without gaps (41, 42, ..., 80), and 0, 0
+// otherwise, so that an email names only a range that holds.
+func ticketRun(files []TicketFile) (first, last int) {
+	if len(files) == 0 || files[0].Number < 1 {
+		return 0, 0
+	}
+	for i, f := range files {
+		if f.Number != files[0].Number+i {
+			return 0, 0
+		}
+	}
+	return files[0].Number, files[len(files)-1].Number
 }
 
 // ticketSubject returns the subject of email part of parts for event:
@@ -136,12 +157,15 @@ func ticketSubject(event string, part, parts int) string {
 // TicketEmail builds the SES v2 SendEmailInput of email part of parts
 // (counted from 1) that carries files to to for event: Simple content with
 // the subject "Your tickets for EVENT" (and " (part k of n)" when
-// parts > 1), HTML and text bodies, and each file as an
-// application/pdf attachment. Group the files with SplitTicketFiles
-// first. It panics only if the embedded templates are broken, which the
+// parts > 1), HTML and text bodies (which, when parts > 1, name the
+// tickets this email carries if the files' Numbers are a run), and each
+// file as an application/pdf attachment. Group the files with
+// SplitTicketFiles first. It panics only if the embedded templates are broken, which the
 // package's tests would show.
 func TicketEmail(from, to, event string, part, parts int, files []TicketFile) *sesv2.SendEmailInput {
-	html, text, err := renderMail(ticketsHTML, ticketsText, ticketMailData{Event: event, Part: part, Parts: parts, Count: len(files)})
+	data := ticketMailData{Event: event, Part: part, Parts: parts, Count: len(files)}
+	data.First, data.Last = ticketRun(files)
+	html, text, err := renderMail(ticketsHTML, ticketsText, data)
 	if err != nil {
 		panic("handlers: ticket email templates: " + err.Error())
 	}

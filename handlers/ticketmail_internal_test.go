@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/busywork/busywork/demo"
 )
 
 // mimePart writes f as multipart writes an attachment part (a boundary of
@@ -135,14 +137,19 @@ func TestSplitTicketFiles_AFileLargerThanAnEmailIsAnError(t *testing.T) {
 
 func TestTicketMailAllowance_CoversTheLargestEmailsBodiesAndHeaders(t *testing.T) {
 	// The longest event (demo.MaxEventBytes), of the character HTML
-	// escapes longest; addresses of the longest length (254).
-	event := strings.Repeat(`"`, 200)
+	// escapes longest; addresses of the longest length (254); the most
+	// tickets (demo.MaxTickets), named as a run in an email of many.
+	event := strings.Repeat(`"`, demo.MaxEventBytes)
 	addr := strings.Repeat("a", 254-len("@example.com")) + "@example.com"
-	in := TicketEmail(addr, addr, event, 1000, 1000, nil)
+	files := make([]TicketFile, demo.MaxTickets)
+	for i := range files {
+		files[i].Number = i + 1
+	}
+	in := TicketEmail(addr, addr, event, demo.MaxTickets, demo.MaxTickets, files)
 	msg := in.Content.Simple
 	html, text := aws.ToString(msg.Body.Html.Data), aws.ToString(msg.Body.Text.Data)
-	if !strings.Contains(html, strings.Repeat("&#34;", 200)) {
-		t.Fatalf("worst case not reached: the HTML body does not escape the event as expected:\n%s", html)
+	if !strings.Contains(html, strings.Repeat("&#34;", demo.MaxEventBytes)) || !strings.Contains(html, "Tickets 1–1000") {
+		t.Fatalf("worst case not reached: the HTML body does not escape the event or name the tickets as expected:\n%s", html)
 	}
 	boundaryLine := len("\r\n--") + mimeBoundaryLen + len("\r\n")
 	bodyPart := func(body, contentType string) int {
@@ -198,6 +205,61 @@ func TestTicketEmail_SubjectNamesThePartOnlyWhenThereAreSeveral(t *testing.T) {
 				t.Errorf("attachment %d = %s %q %s, want %s %q application/pdf",
 					i, aws.ToString(a.FileName), a.RawContent, aws.ToString(a.ContentType), files[i].Name, files[i].PDF)
 			}
+		}
+	}
+}
+
+func TestTicketRun_NamesOnlyARunOfNumberedTickets(t *testing.T) {
+	numbered := func(numbers ...int) []TicketFile {
+		files := make([]TicketFile, len(numbers))
+		for i, n := range numbers {
+			files[i] = TicketFile{Name: fmt.Sprintf("ticket-%d.pdf", n), Number: n}
+		}
+		return files
+	}
+	for _, tc := range []struct {
+		name        string
+		files       []TicketFile
+		first, last int
+	}{
+		{"no files", nil, 0, 0},
+		{"unnumbered files", []TicketFile{{Name: "a.pdf"}, {Name: "b.pdf"}}, 0, 0},
+		{"one ticket", numbered(7), 7, 7},
+		{"a run", numbered(41, 42, 43), 41, 43},
+		{"a gap", numbered(1, 2, 4), 0, 0},
+		{"out of order", numbered(2, 1), 0, 0},
+		{"a repeat", numbered(3, 3), 0, 0},
+		{"some unnumbered", append(numbered(1), TicketFile{Name: "b.pdf"}), 0, 0},
+	} {
+		if first, last := ticketRun(tc.files); first != tc.first || last != tc.last {
+			t.Errorf("%s: ticketRun = %d, %d; want %d, %d", tc.name, first, last, tc.first, tc.last)
+		}
+	}
+}
+
+func TestTicketEmail_AnEmailOfManyNamesTheTicketsItCarries(t *testing.T) {
+	files := []TicketFile{{Name: "t-41.pdf", Number: 41}, {Name: "t-42.pdf", Number: 42}, {Name: "t-43.pdf", Number: 43}}
+	for _, tc := range []struct {
+		name        string
+		part, parts int
+		files       []TicketFile
+		html, text  string // "" for no tickets named
+	}{
+		{"email 2 of 3", 2, 3, files, "Tickets 41–43", "This is email 2 of 3, with tickets 41–43; the others"},
+		{"one ticket", 3, 3, files[2:], "Ticket 43<", "This is email 3 of 3, with ticket 43; the others"},
+		{"the only email", 1, 1, files, "", ""},
+		{"not a run", 2, 3, []TicketFile{files[0], files[2]}, "", ""},
+	} {
+		msg := TicketEmail("from@example.com", "to@example.com", "Go Days", tc.part, tc.parts, tc.files).Content.Simple
+		html, text := aws.ToString(msg.Body.Html.Data), aws.ToString(msg.Body.Text.Data)
+		if tc.html == "" {
+			if strings.Contains(html, "Ticket 4") || strings.Contains(html, "Tickets 4") || strings.Contains(text, "with ticket") {
+				t.Errorf("%s: the bodies name tickets:\nHTML: %s\ntext: %s", tc.name, html, text)
+			}
+			continue
+		}
+		if !strings.Contains(html, tc.html) || !strings.Contains(text, tc.text) {
+			t.Errorf("%s: want %q in the HTML and %q in the text:\nHTML: %s\ntext: %s", tc.name, tc.html, tc.text, html, text)
 		}
 	}
 }

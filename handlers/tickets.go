@@ -138,7 +138,7 @@ func (h *Tickets) Dispatch(ctx context.Context, j demo.DispatchTickets) error {
 	}
 	files := make([]TicketFile, len(tickets))
 	for i, t := range tickets {
-		files[i] = TicketFile{Name: fmt.Sprintf("ticket-%s-%d.pdf", j.OrderID, t.Number), PDF: t.PDF}
+		files[i] = TicketFile{Name: fmt.Sprintf("ticket-%s-%d.pdf", j.OrderID, t.Number), Number: t.Number, PDF: t.PDF}
 	}
 	limit := h.MaxEmailBytes
 	if limit <= 0 {

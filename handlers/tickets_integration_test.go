@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -373,6 +374,22 @@ func TestTickets_AThousandTicketOrderIsDispatchedOnceInSeveralEmails(t *testing.
 	for _, m := range mails {
 		if !strings.Contains(m.Subject, "of "+fmt.Sprint(len(mails))+")") {
 			t.Errorf("subject %q does not say which part of %d it is", m.Subject, len(mails))
+		}
+		// Each email names the run of tickets it carries.
+		var numbers []int
+		for _, a := range m.Attachments {
+			var k int
+			if _, err := fmt.Sscanf(strings.TrimPrefix(a.Filename, "ticket-"+id+"-"), "%d.pdf", &k); err != nil {
+				t.Fatalf("attachment name %q: %v", a.Filename, err)
+			}
+			numbers = append(numbers, k)
+		}
+		if len(numbers) == 0 {
+			t.Fatalf("email %q has no attachments", m.Subject)
+		}
+		first, last := slices.Min(numbers), slices.Max(numbers)
+		if html, text := fmt.Sprintf("Tickets %d–%d", first, last), fmt.Sprintf("with tickets %d–%d;", first, last); !strings.Contains(m.Body.HTML, html) || !strings.Contains(m.Body.Text, text) {
+			t.Errorf("email %q carries tickets %d to %d, but its bodies do not say so (%q, %q):\nHTML: %s\ntext: %s", m.Subject, first, last, html, text, m.Body.HTML, m.Body.Text)
 		}
 	}
 	checkTickets(t, mails, id, demo.MaxTickets)
