@@ -1,15 +1,10 @@
 package handlers
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,7 +17,6 @@ import (
 // mailLayout is what the browser test measures of a rendered email, in
 // CSS pixels.
 type mailLayout struct {
-	ScrollWidth float64 `json:"scrollWidth"`
 	InnerWidth  float64 `json:"innerWidth"`
 	InnerHeight float64 `json:"innerHeight"`
 	Card        *box    `json:"card"`
@@ -64,7 +58,7 @@ const measureMail = `(() => {
 		button = {...b, href: a.getAttribute('href'), onTop: !!hit && a.contains(hit), background: getComputedStyle(a).backgroundColor};
 	}
 	return {
-		scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, innerHeight: window.innerHeight,
+		innerWidth: window.innerWidth, innerHeight: window.innerHeight,
 		card: card ? box(card) : null, button,
 		scripts: document.querySelectorAll('script').length,
 		outside: document.querySelectorAll('style, link, img, iframe, object, embed').length,
@@ -78,7 +72,7 @@ const measureMail = `(() => {
 // phone (390×844): neither scrolls sideways, the card is at most 560 px
 // wide and fits the phone, the sign-in button is in the first screen
 // and links to the token, nothing is scripted or loaded from elsewhere.
-// It keeps a full screenshot of each, in BUSYWORK_SCREENSHOTS if set.
+// It keeps a full screenshot of each (chrome.Tab.Screenshot).
 func TestMails_ReadOnALaptopAndAPhone(t *testing.T) {
 	browser := chrome.New(t)
 	// A token as long as ddb's (32 bytes, base64url): the fallback
@@ -108,11 +102,6 @@ func TestMails_ReadOnALaptopAndAPhone(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	dir := os.Getenv("BUSYWORK_SCREENSHOTS") // to keep them; else the test's own folder
-	if dir == "" {
-		dir = t.TempDir()
-	}
-
 	for _, mail := range []struct {
 		name, path, html string
 		check            func(t *testing.T, screen string, l mailLayout)
@@ -151,62 +140,28 @@ func TestMails_ReadOnALaptopAndAPhone(t *testing.T) {
 		if strings.Contains(strings.ToLower(mail.html), "<script") {
 			t.Errorf("the %s mail holds a script:\n%s", mail.name, mail.html)
 		}
-		for _, screen := range []struct {
-			name     string
-			width    int
-			viewport chromedp.Action[chromedp.Void]
-		}{
-			{"laptop", 1280, chromedp.EmulateViewport(1280, 900)},
-			{"phone", 390, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))},
-		} {
-			t.Run(mail.name+" on a "+screen.name, func(t *testing.T) {
-				tab, cancel := chromedp.NewContext(browser)
-				defer cancel()
-				if err := chromedp.Do(tab, screen.viewport, chromedp.Navigate(chrome.Local(t, srv.URL+mail.path))); err != nil {
-					t.Fatal(err)
-				}
+		for _, screen := range []chrome.Screen{chrome.Laptop, chrome.Phone} {
+			t.Run(mail.name+" on a "+screen.Name, func(t *testing.T) {
+				tab := chrome.NewTab(t, browser, screen)
+				tab.Open(t, srv.URL+mail.path)
 				l, err := chromedp.Run(tab, chromedp.Evaluate[mailLayout](measureMail))
 				if err != nil {
 					t.Fatal(err)
-				}
-				// A phone's browser zooms out to show a page wider than the
-				// screen, and its innerWidth grows with it: so the width is
-				// compared with the screen's too.
-				if width := float64(screen.width); l.ScrollWidth > l.InnerWidth || l.ScrollWidth > width || l.InnerWidth != width {
-					t.Errorf("the page is %v px wide, shown %v px wide, on a %v px screen: it scrolls sideways or is zoomed out",
-						l.ScrollWidth, l.InnerWidth, screen.width)
 				}
 				switch c := l.Card; {
 				case c == nil:
 					t.Errorf("no card (.card)")
 				case c.Width > 560 || c.Left < 0 || c.Right > l.InnerWidth:
 					t.Errorf("the card is at %+v: wider than 560 px or off the %v px screen", *c, l.InnerWidth)
-				case screen.name == "laptop" && c.Width < 500:
+				case screen == chrome.Laptop && c.Width < 500:
 					t.Errorf("on the laptop the card is only %v px wide, want about 560", c.Width)
 				}
 				if l.Scripts > 0 || l.Outside > 0 {
 					t.Errorf("%d scripts and %d style sheets, images or frames, want none: mail clients run no script and load nothing", l.Scripts, l.Outside)
 				}
-				mail.check(t, screen.name, l)
-				screenshot(t, tab, filepath.Join(dir, "mail-"+mail.name+"-"+screen.name+".png"), screen.width)
+				mail.check(t, screen.Name, l)
+				tab.Screenshot(t, "mail-"+mail.name) // and checks it is no wider than the screen
 			})
 		}
 	}
-}
-
-// screenshot writes a full screenshot of tab to path, failing the test
-// unless it is a PNG at least width wide.
-func screenshot(t *testing.T, tab context.Context, path string, width int) {
-	t.Helper()
-	img, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg, err := png.DecodeConfig(bytes.NewReader(img)); err != nil || cfg.Width < width {
-		t.Errorf("the screenshot: %v, %dx%d, want at least %d wide", err, cfg.Width, cfg.Height, width)
-	}
-	if err := os.WriteFile(path, img, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
 }

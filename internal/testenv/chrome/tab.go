@@ -121,14 +121,20 @@ func (tab *Tab) Problems(t testing.TB) []string {
 }
 
 // Screenshot checks that the page reads on the tab's screen, that is,
-// it does not scroll sideways and had no Problems, and takes a full-page
+// it is no wider than the screen (neither scrolled sideways nor zoomed
+// out) and had no Problems, and takes a full-page
 // screenshot of it, NAME-SCREEN.png in EnvScreenshots's folder or the
 // test's own, returning its path.
 func (tab *Tab) Screenshot(t testing.TB, name string) string {
 	t.Helper()
 	where := name + " on the " + tab.Screen.Name
-	if wide, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
-		t.Errorf("%s: the page is wider than the screen (%v): it scrolls sideways", where, err)
+	// A phone's browser zooms out to show a page wider than its screen,
+	// and innerWidth grows with it: so the widths are compared with the
+	// screen's too.
+	w, err := chromedp.Run(tab, chromedp.Evaluate[[2]int64](`[document.documentElement.scrollWidth, window.innerWidth]`))
+	if err != nil || w[0] > w[1] || w[0] > tab.Screen.Width || w[1] != tab.Screen.Width {
+		t.Errorf("%s: the page is %d px wide, shown %d px wide, on a %d px screen (%v): it scrolls sideways or is zoomed out",
+			where, w[0], w[1], tab.Screen.Width, err)
 	}
 	if p := tab.Problems(t); len(p) > 0 {
 		t.Errorf("%s: the page had problems: %q", where, p)
