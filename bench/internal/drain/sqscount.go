@@ -3,6 +3,8 @@
 package drain
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"net/http"
 	"strings"
@@ -15,7 +17,9 @@ import (
 // retries included (each is a request SQS serves and bills), and notes
 // those that failed below the SDK (a reset connection, a timeout) as
 // problems: the SDK retries some of them silently, and a retried receive
-// may have taken messages that then stay invisible for their lease.
+// may have taken messages that then stay invisible for their lease. A
+// request the consumer cancelled itself (its long polls at a stop) is no
+// problem.
 type sqsCounter struct {
 	problems *Problems
 	mu       sync.Mutex
@@ -39,7 +43,7 @@ func (c *sqsCounter) wrap(o *sqs.Options) {
 		}
 		c.byOp[op]++
 		c.mu.Unlock()
-		if err != nil {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			c.problems.Add("SQS HTTP request " + op + ": " + err.Error())
 		}
 		return resp, err
