@@ -160,8 +160,8 @@ func ticketSubject(event string, part, parts int) string {
 // parts > 1), HTML and text bodies (which, when parts > 1, name the
 // tickets this email carries if the files' Numbers are a run), and each
 // file as an application/pdf attachment. Group the files with
-// SplitTicketFiles first. It panics only if the embedded templates are broken, which the
-// package's tests would show.
+// SplitTicketFiles first. It panics only if the embedded templates are
+// broken, which the package's tests would show.
 func TicketEmail(from, to, event string, part, parts int, files []TicketFile) *sesv2.SendEmailInput {
 	data := ticketMailData{Event: event, Part: part, Parts: parts, Count: len(files)}
 	data.First, data.Last = ticketRun(files)

@@ -124,8 +124,8 @@ func (tab *Tab) Problems(t testing.TB) []string {
 // it is no wider than the screen (neither scrolled sideways nor zoomed
 // out) and had no Problems, and takes a full-page
 // screenshot of it, NAME-SCREEN.png in EnvScreenshots's folder or the
-// test's own, returning its path.
-func (tab *Tab) Screenshot(t testing.TB, name string) string {
+// test's own (logged).
+func (tab *Tab) Screenshot(t testing.TB, name string) {
 	t.Helper()
 	where := name + " on the " + tab.Screen.Name
 	// A phone's browser zooms out to show a page wider than its screen,
@@ -155,5 +155,4 @@ func (tab *Tab) Screenshot(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	t.Logf("%s: %s", where, path)
-	return path
 }
