@@ -19,9 +19,13 @@ package chrome
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -68,12 +72,31 @@ func Require(t testing.TB) string {
 // New starts a headless browser for the test and returns its context,
 // for chromedp.NewContext (a tab each) or chromedp.Run (the first tab).
 // The test's end closes it.
+//
+// A browser that crashes as it starts (seen once in many runs of `make
+// test`, its crash handler writing a dump, cause not yet known) is logged
+// with the dumps it left and started once more; a second failure fails
+// the test.
 func New(t testing.TB) context.Context {
 	t.Helper()
 	path := Require(t)
+	browser, err := start(t, path)
+	if err != nil {
+		t.Logf("start %s: %v; starting it once more", path, err)
+		if browser, err = start(t, path); err != nil {
+			t.Fatalf("start %s, twice: %v", path, err)
+		}
+	}
+	return browser
+}
+
+// start starts the browser at path with a profile folder of its own. On
+// an error it keeps the crash dumps the browser left there and names them.
+func start(t testing.TB, path string) (context.Context, error) {
+	profile := t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 		// Nothing but this machine: no name resolves but 127.0.0.1.
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
@@ -95,9 +118,21 @@ func New(t testing.TB) context.Context {
 		cancelAlloc()
 	})
 	if err := chromedp.Do(browser); err != nil { // start it now, so a broken browser fails here
-		t.Fatalf("start %s: %v", path, err)
+		// The profile folder goes with the test: its dumps are kept in
+		// the system's temporary folder, to be read after.
+		var dumps []string
+		_ = filepath.WalkDir(profile, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".dmp") {
+				kept := filepath.Join(os.TempDir(), "chromium-"+filepath.Base(p))
+				if os.Rename(p, kept) == nil {
+					dumps = append(dumps, kept)
+				}
+			}
+			return nil
+		})
+		return nil, fmt.Errorf("%w (crash dumps kept: %q)", err, dumps)
 	}
-	return browser
+	return browser, nil
 }
 
 // Local returns u, failing the test unless it is an http URL on
